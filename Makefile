@@ -1,0 +1,34 @@
+# Quick start: `make demo` then `make test`. Both create .venv and install the pinned dependencies.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STRIATE := $(PY) -m striate
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: demo test data bench clean-venv
+
+$(STAMP): pyproject.toml requirements.lock
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	touch $@
+
+# Fashion-MNIST: files already here, else a checksummed download, else (as root, offline but for
+# the package registries) Debian's dataset-fashion-mnist package, else a message saying what to do.
+data: $(STAMP)
+	@$(STRIATE) download fashion-mnist 2>/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "download failed; installing Debian's dataset-fashion-mnist package"; \
+	    apt-get install -y -q dataset-fashion-mnist >/dev/null 2>&1 || \
+	      { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q dataset-fashion-mnist >/dev/null 2>&1; }; \
+	  fi; \
+	  $(STRIATE) download fashion-mnist; }
+
+demo: data
+	$(STRIATE) train
+
+test: $(STAMP)
+	$(PY) -m pytest
+
+clean-venv:
+	rm -rf $(VENV)

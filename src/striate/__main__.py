@@ -1,0 +1,3 @@
+from striate.cli import main
+
+raise SystemExit(main())

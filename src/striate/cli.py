@@ -1,0 +1,196 @@
+"""The `striate` command. Training flags are generated from the config dataclasses.
+
+Precedence: dataclass defaults < `--config FILE.yaml` < flags given on the command line.
+Every user-fixable problem ends in one line on stderr and exit status 2.
+"""
+
+import argparse
+import sys
+
+import yaml
+
+from striate.config import (TrainConfig, apply_mapping, config_from_yaml, field_type,
+                            section_fields)
+from striate.errors import StriateError
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line and a StriateError (so: exit 2, no traceback)."""
+
+    def error(self, message):
+        raise StriateError(f"{message} (see `{self.prog} --help`)")
+
+
+def flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def parse_model_arg(text: str) -> tuple[str, object]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    try:
+        parts = [yaml.safe_load(part) for part in value.split(",")] if "," in value \
+            else yaml.safe_load(value)
+    except yaml.YAMLError:
+        raise argparse.ArgumentTypeError(f"cannot read the value of {text!r}") from None
+    return key, parts
+
+
+def add_config_flags(parser: argparse.ArgumentParser) -> None:
+    """One flag per config field, grouped by section, with the default in the help."""
+    groups = {}
+    for section, leaf in section_fields():
+        group = groups.setdefault(section, parser.add_argument_group(f"{section} options"))
+        kind, help_text = field_type(leaf), leaf.metadata["help"]
+        default = leaf.default if leaf.default is not leaf.default_factory else {}
+        if kind is dict:
+            group.add_argument("--model-arg", dest=leaf.name, action="append",
+                               type=parse_model_arg, metavar="KEY=VALUE",
+                               default=argparse.SUPPRESS, help=f"{help_text} (default: none)")
+        elif kind is bool:
+            group.add_argument(flag(leaf.name), dest=leaf.name,
+                               action=argparse.BooleanOptionalAction,
+                               default=argparse.SUPPRESS, help=f"{help_text} (default: {default})")
+        else:
+            group.add_argument(flag(leaf.name), dest=leaf.name, type=kind,
+                               choices=leaf.metadata["choices"], default=argparse.SUPPRESS,
+                               help=f"{help_text} (default: {default})")
+
+
+def config_from_args(args: argparse.Namespace) -> tuple[TrainConfig, dict]:
+    """(resolved config, {field: value} of the flags actually given)."""
+    config = config_from_yaml(args.config) if args.config else TrainConfig()
+    given = {}
+    for section, leaf in section_fields():
+        if leaf.name in vars(args):
+            value = getattr(args, leaf.name)
+            given[leaf.name] = dict(value) if field_type(leaf) is dict else value
+    mapping = {}
+    for section, leaf in section_fields():
+        if leaf.name in given:
+            mapping.setdefault(section, {})[leaf.name] = given[leaf.name]
+    if "model_args" in given and args.config:  # flags add to the YAML's options
+        mapping["model"]["model_args"] = {**config.model.model_args, **given["model_args"]}
+    return apply_mapping(config, mapping, "command line"), given
+
+
+def show_progress(setting: str) -> bool:
+    return setting == "on" or (setting == "auto" and sys.stderr.isatty())
+
+
+def cmd_train(args) -> None:
+    from striate.runs import RunDir
+    from striate.training.session import resume_config, train
+
+    config, given = config_from_args(args)
+    resume = None
+    if args.resume:
+        if args.config:
+            raise StriateError("--resume continues a run with its own config.yaml; "
+                               "drop --config")
+        resume = RunDir.open(args.resume)
+        config = resume_config(resume, given)
+    run, metrics = train(config.validate(), resume, show_progress(config.run.progress),
+                         echo=lambda text: print(text, flush=True))
+    print(f"best validation error {metrics['best_valid_error']:.2%} at epoch "
+          f"{metrics['best_epoch']} (iteration {metrics['best_iteration']}); "
+          f"test error there {metrics['test_error']:.2%} "
+          f"(accuracy {metrics['test_accuracy']:.2%})")
+    print(f"{metrics['epochs']} epochs in {metrics['wall_time_s']:.1f} s, stopped by "
+          f"{metrics['stopped_by']}")
+    print(f"run directory {run.path}: config.yaml, run.json, metrics.csv, metrics.json, "
+          f"model.safetensors, train_state.pt")
+
+
+def cmd_evaluate(args) -> None:
+    from striate.inference import evaluate
+
+    result = evaluate(args.checkpoint, args.split, args.data_dir, args.device)
+    print(f"{result['split']}: {result['examples']} examples, loss {result['loss']:.4f}, "
+          f"error {result['error']:.2%}, accuracy {result['accuracy']:.2%}")
+
+
+def cmd_predict(args) -> None:
+    from striate.inference import predict
+
+    for row in predict(args.checkpoint, args.images, args.device):
+        print(f"{row['image']}\t{row['class']}\t{row['probability']:.4f}")
+
+
+def cmd_datasets(args) -> None:
+    from striate.data import describe_datasets
+
+    for row in describe_datasets(args.data_dir):
+        status = f"available  {row['where']}" if row["available"] else f"missing    {row['how']}"
+        print(f"{row['name']:<14} {status}")
+
+
+def cmd_download(args) -> None:
+    from striate.data import fetch_dataset
+
+    print(f"{args.name}: {fetch_dataset(args.name, args.data_dir)}")
+
+
+def cmd_models(args) -> None:
+    from striate.torch.models import MODELS, describe, model_options
+
+    for name in sorted(MODELS):
+        options = ", ".join(f"{key}={value!r}" for key, value in model_options(name).items())
+        print(f"{name:<10} {describe(name)}\n{'':<10} options: {options or 'none'}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = Parser(prog="striate", description="Deep-learning image classification, the "
+                    "tutorials' way, fast.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+
+    train = commands.add_parser("train", help="train a model; writes a run directory",
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    train.add_argument("--config", metavar="FILE.yaml", help="settings file; flags override it")
+    train.add_argument("--resume", metavar="RUN", help="continue an interrupted run directory")
+    add_config_flags(train)
+    train.set_defaults(handler=cmd_train)
+
+    evaluate = commands.add_parser("evaluate", help="error and loss of a checkpoint on a split",
+                                   formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    evaluate.add_argument("checkpoint", metavar="RUN_OR_CHECKPOINT")
+    evaluate.add_argument("--split", default="test", choices=("train", "valid", "test"))
+    evaluate.add_argument("--data-dir", default=None, help="where the data set is")
+    evaluate.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    evaluate.set_defaults(handler=cmd_evaluate)
+
+    predict = commands.add_parser("predict", help="class and probability of image files",
+                                  formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    predict.add_argument("checkpoint", metavar="CHECKPOINT")
+    predict.add_argument("images", metavar="IMAGE", nargs="+")
+    predict.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    predict.set_defaults(handler=cmd_predict)
+
+    datasets = commands.add_parser("datasets", help="which data sets are here and how to get "
+                                   "the others", formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    datasets.add_argument("--data-dir", default=None, help="also look here")
+    datasets.set_defaults(handler=cmd_datasets)
+
+    download = commands.add_parser("download", help="fetch a data set's files (MD5-checked)",
+                                   formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    download.add_argument("name", help="mnist, fashion-mnist or cifar10")
+    download.add_argument("--data-dir", default=None, help="where to put it")
+    download.set_defaults(handler=cmd_download)
+
+    models = commands.add_parser("models", help="the models and their options")
+    models.set_defaults(handler=cmd_models)
+    return parser
+
+
+def main(argv=None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        args.handler(args)
+    except StriateError as error:
+        print(f"striate: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("striate: interrupted", file=sys.stderr)
+        return 130
+    return 0

@@ -1,0 +1,282 @@
+"""Settings: one dataclass per concern, the single source of every option.
+
+The CLI flags, the YAML config files and the `config.yaml` written into each run directory are all
+generated from these dataclasses, so a setting is declared exactly once: its name, type, default
+and help text live on the field. A YAML file is organised by section (`data:`, `model:`, ...) and a
+flag is the field name with dashes (`--batch-size`), so every field name is unique across sections.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from striate.errors import StriateError
+
+
+def option(default, help: str, choices: tuple | None = None, **kwargs):
+    """A dataclass field carrying its CLI help text (and allowed values, where there is a list)."""
+    metadata = {"help": help, "choices": choices}
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda: type(default)(default), metadata=metadata, **kwargs)
+    return field(default=default, metadata=metadata, **kwargs)
+
+
+@dataclass
+class DataConfig:
+    dataset: str = option("fashion-mnist", "data set: mnist, fashion-mnist, cifar10, digits, folder")
+    data_dir: str | None = option(None, "where to look for (and download) the data; for --dataset "
+                                        "folder, the image folder itself")
+    valid_size: int | None = option(None, "validation examples carved from training "
+                                          "(default: the data set's own, e.g. 10000 for MNIST)")
+    download: bool = option(True, "download missing files (MD5-checked)")
+    image_size: str | None = option(None, "HxW to resize folder images to (folder data set only)")
+    channels: str = option("auto", "folder images: auto, 1 (gray) or 3 (RGB)",
+                           choices=("auto", "1", "3"))
+
+    def validate(self) -> None:
+        if self.valid_size is not None and self.valid_size < 1:
+            raise StriateError(f"--valid-size must be a positive number of examples, "
+                               f"got {self.valid_size}")
+        if self.dataset == "folder" and not self.data_dir:
+            raise StriateError("--dataset folder needs --data-dir ROOT, a folder laid out as "
+                               "ROOT/<class>/<image>")
+        parse_image_size(self.image_size)
+
+
+def parse_image_size(text: str | None) -> tuple[int, int] | None:
+    if text is None:
+        return None
+    try:
+        height, width = (int(part) for part in str(text).lower().split("x"))
+    except ValueError:
+        raise StriateError(f"--image-size must look like 32x32, got {text!r}") from None
+    if height < 1 or width < 1:
+        raise StriateError(f"--image-size must be positive, got {text!r}")
+    return height, width
+
+
+@dataclass
+class ModelConfig:
+    model: str = option("lenet", "model name (see `striate models`)")
+    model_args: dict = option({}, "model keyword options as KEY=VALUE, e.g. hidden=500,500 "
+                                  "(repeatable; values are YAML)")
+
+
+OPTIMIZERS = ("sgd", "momentum", "nesterov", "rmsprop", "adam")
+
+
+@dataclass
+class OptimConfig:
+    optimizer: str = option("momentum", "update rule", choices=OPTIMIZERS)
+    lr: float = option(0.05, "learning rate (eta0 of the schedule)")
+    batch_size: int = option(128, "minibatch size; 1 is pure stochastic gradient descent")
+    momentum: float = option(0.9, "momentum for momentum/nesterov")
+    beta1: float = option(0.9, "Adam's first-moment decay")
+    beta2: float = option(0.999, "Adam's second-moment decay")
+    rho: float = option(0.99, "RMSprop's squared-gradient decay")
+    eps: float = option(1e-8, "RMSprop/Adam denominator epsilon")
+    l1: float = option(0.0, "lambda_1: L1 penalty on weights (not biases), added to the cost")
+    l2: float = option(0.0, "lambda_2: L2 penalty sum(W**2) on weights, added to the cost")
+    weight_decay: float = option(0.0, "decoupled weight decay on weights (an alternative to --l2)")
+
+    def validate(self) -> None:
+        positive(self.lr, "--lr")
+        positive(self.batch_size, "--batch-size")
+        positive(self.eps, "--eps")
+        for name in ("momentum", "beta1", "beta2", "rho"):
+            value = getattr(self, name)
+            if not 0 <= value < 1:
+                raise StriateError(f"--{name} must be in [0, 1), got {value}")
+        for name in ("l1", "l2", "weight_decay"):
+            if getattr(self, name) < 0:
+                raise StriateError(f"--{name.replace('_', '-')} must be >= 0, "
+                                   f"got {getattr(self, name)}")
+
+
+SCHEDULES = ("constant", "inverse-time", "exponential", "step", "plateau", "cosine")
+
+
+@dataclass
+class ScheduleConfig:
+    schedule: str = option("cosine", "learning-rate schedule over epochs", choices=SCHEDULES)
+    lr_decay: float = option(0.95, "exponential: lr *= lr_decay each epoch (cs231n); "
+                                   "step/plateau: the factor applied")
+    inverse_time_decay: float = option(0.1, "inverse-time: lr = eta0 / (1 + d * epoch)")
+    step_epochs: int = option(10, "step: epochs between decays")
+    min_lr_ratio: float = option(1 / 1024, "plateau: stop once lr falls below eta0 * this")
+    warmup_epochs: int = option(0, "epochs of linear warm-up before the schedule")
+
+    def validate(self) -> None:
+        if not 0 < self.lr_decay <= 1:
+            raise StriateError(f"--lr-decay must be in (0, 1], got {self.lr_decay}")
+        positive(self.step_epochs, "--step-epochs")
+        positive(self.min_lr_ratio, "--min-lr-ratio")
+        if self.inverse_time_decay < 0 or self.warmup_epochs < 0:
+            raise StriateError("--inverse-time-decay and --warmup-epochs must be >= 0")
+
+
+STOPPING = ("patience", "epochs", "none")
+
+
+@dataclass
+class StopConfig:
+    epochs: int = option(15, "maximum number of epochs")
+    early_stopping: str = option("patience", "patience: the tutorials' rule (iterations); "
+                                             "epochs: stop after --stop-epochs without "
+                                             "improvement; none", choices=STOPPING)
+    patience: int = option(10000, "patience rule: look at this many iterations at least")
+    patience_increase: float = option(2.0, "patience rule: on a significant improvement, "
+                                           "patience = max(patience, iter * this)")
+    improvement_threshold: float = option(0.995, "patience rule: a relative improvement this "
+                                                 "large is significant")
+    validation_frequency: int | None = option(None, "iterations between validations "
+                                                    "(default: min(batches per epoch, "
+                                                    "patience // 2))")
+    stop_epochs: int = option(5, "epochs rule: epochs without improvement before stopping")
+
+    def validate(self) -> None:
+        positive(self.epochs, "--epochs")
+        positive(self.patience, "--patience")
+        positive(self.stop_epochs, "--stop-epochs")
+        if self.validation_frequency is not None:
+            positive(self.validation_frequency, "--validation-frequency")
+        if self.patience_increase < 1:
+            raise StriateError(f"--patience-increase must be >= 1, got {self.patience_increase}")
+        if not 0 < self.improvement_threshold <= 1:
+            raise StriateError(f"--improvement-threshold must be in (0, 1], "
+                               f"got {self.improvement_threshold}")
+
+
+@dataclass
+class RunConfig:
+    seed: int = option(0, "random seed: data split, initial weights, minibatch order")
+    device: str = option("auto", "auto (CUDA when present), cpu, cuda or cuda:N")
+    out_dir: str = option("runs", "parent directory of run directories")
+    name: str | None = option(None, "run directory name (default: time-model-dataset)")
+    progress: str = option("auto", "progress bar: auto (only on a terminal), on, off",
+                           choices=("auto", "on", "off"))
+
+    def validate(self) -> None:
+        if self.seed < 0:
+            raise StriateError(f"--seed must be >= 0, got {self.seed}")
+        if not (self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:")):
+            raise StriateError(f"--device must be auto, cpu, cuda or cuda:N, got {self.device!r}")
+
+
+@dataclass
+class TrainConfig:
+    """Everything one training run needs; `config.yaml` in a run directory is this, resolved."""
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    stop: StopConfig = field(default_factory=StopConfig)
+    run: RunConfig = field(default_factory=RunConfig)
+
+    def validate(self) -> "TrainConfig":
+        for section in self.sections().values():
+            if hasattr(section, "validate"):
+                section.validate()
+        return self
+
+    def sections(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def positive(value, flag: str) -> None:
+    if not value > 0 or (isinstance(value, float) and not math.isfinite(value)):
+        raise StriateError(f"{flag} must be a positive number, got {value}")
+
+
+def section_fields(config_class=TrainConfig) -> list[tuple[str, dataclasses.Field]]:
+    """(section name, field) for every leaf setting, in declaration order."""
+    return [(section.name, leaf)
+            for section in dataclasses.fields(config_class)
+            for leaf in dataclasses.fields(section.default_factory)]
+
+
+def field_type(leaf: dataclasses.Field) -> type:
+    """The concrete type of a field (str, int, float, bool or dict), unwrapping `X | None`."""
+    hint = typing.get_type_hints(_owner_of(leaf))[leaf.name]
+    args = [arg for arg in typing.get_args(hint) if arg is not type(None)]
+    return args[0] if args else hint
+
+
+def _owner_of(leaf: dataclasses.Field) -> type:
+    for section in dataclasses.fields(TrainConfig):
+        if leaf in dataclasses.fields(section.default_factory):
+            return section.default_factory
+    raise KeyError(leaf.name)
+
+
+def coerce(value, leaf: dataclasses.Field, where: str):
+    """Check a YAML or flag value against the field's type; ints are accepted for floats."""
+    if value is None:
+        if leaf.default is None:
+            return None
+        raise StriateError(f"{where}: {leaf.name} cannot be empty")
+    kind = field_type(leaf)
+    ok = (isinstance(value, kind) and not (kind is int and isinstance(value, bool))
+          or kind is float and isinstance(value, int) and not isinstance(value, bool))
+    if not ok:
+        raise StriateError(f"{where}: {leaf.name} must be {kind.__name__}, got {value!r}")
+    choices = leaf.metadata.get("choices")
+    value = float(value) if kind is float else value
+    if choices and value not in choices:
+        raise StriateError(f"{where}: {leaf.name} must be one of {', '.join(choices)}, "
+                           f"got {value!r}")
+    return value
+
+
+def apply_mapping(config: TrainConfig, mapping: dict, where: str) -> TrainConfig:
+    """Set values from a {section: {field: value}} mapping (a YAML file), rejecting unknown keys."""
+    if not isinstance(mapping, dict):
+        raise StriateError(f"{where}: expected sections like `optim:` at the top level")
+    sections = config.sections()
+    for section_name, values in mapping.items():
+        if section_name not in sections:
+            raise StriateError(f"{where}: unknown section {section_name!r}; valid sections: "
+                               f"{', '.join(sections)}")
+        if not isinstance(values, dict):
+            raise StriateError(f"{where}: section {section_name!r} must be a mapping of settings")
+        section = sections[section_name]
+        leaves = {leaf.name: leaf for leaf in dataclasses.fields(section)}
+        for key, value in values.items():
+            if key not in leaves:
+                raise StriateError(f"{where}: unknown setting {section_name}.{key}; valid: "
+                                   f"{', '.join(leaves)}")
+            setattr(section, key, coerce(value, leaves[key], f"{where}: {section_name}"))
+    return config
+
+
+def load_yaml(path: str | Path) -> dict:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise StriateError(f"cannot read config {path}: {getattr(error, 'strerror', error)}; "
+                           "check the path") from None
+    try:
+        mapping = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        line = getattr(getattr(error, "problem_mark", None), "line", None)
+        at = f" at line {line + 1}" if line is not None else ""
+        raise StriateError(f"{path} is not valid YAML{at}; fix the syntax") from None
+    return mapping or {}
+
+
+def config_from_yaml(path: str | Path) -> TrainConfig:
+    return apply_mapping(TrainConfig(), load_yaml(path), str(path))
+
+
+def to_yaml(config: TrainConfig) -> str:
+    return yaml.safe_dump(config.to_dict(), sort_keys=False)

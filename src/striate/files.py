@@ -1,0 +1,47 @@
+"""Atomic file writes: a reader never sees a half-written file, and a crash keeps the old one."""
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+
+from striate.errors import StriateError
+
+
+@contextlib.contextmanager
+def atomic_path(path: Path):
+    """Yield a temporary path beside `path`; on success fsync it and rename it over `path`.
+
+    The temporary file lives in the same directory so the final os.replace is a rename on one
+    file system, which POSIX makes atomic. On any exception the temporary file is removed and
+    `path` is left exactly as it was.
+    """
+    path = Path(path)
+    try:
+        fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as error:
+        raise StriateError(f"cannot write in {path.parent}: {error.strerror}; "
+                           "choose a writable directory") from None
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        with open(tmp, "rb+") as handle:
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except OSError as error:
+        tmp.unlink(missing_ok=True)
+        raise StriateError(f"cannot write {path}: {error.strerror}; free some space or choose "
+                           "another directory (the previous file, if any, is intact)") from None
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))

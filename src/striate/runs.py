@@ -1,0 +1,90 @@
+"""Run directories: one per training run, never overwritten, readable without striate.
+
+    runs/<name>/
+      config.yaml        the resolved TrainConfig (flags and YAML merged)
+      run.json           seed, command line, versions, host, start time
+      metrics.csv        one row per epoch (rewritten atomically from the history)
+      metrics.json       final figures: best validation, test at best, epochs, wall time
+      model.safetensors  weights at the best validation point, with the model's metadata
+      train_state.pt     everything needed to resume (torch.load(weights_only=True) safe)
+"""
+
+import csv
+import io
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+
+from striate import __version__
+from striate.config import TrainConfig, config_from_yaml, to_yaml
+from striate.errors import StriateError
+from striate.files import atomic_write_text
+
+CONFIG, RUN_INFO, METRICS_CSV, METRICS_JSON = "config.yaml", "run.json", "metrics.csv", "metrics.json"
+WEIGHTS, TRAIN_STATE = "model.safetensors", "train_state.pt"
+
+
+class RunDir:
+    def __init__(self, path: Path):
+        self.path = Path(path)
+
+    @classmethod
+    def create(cls, config: TrainConfig) -> "RunDir":
+        parent = Path(config.run.out_dir)
+        try:
+            parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise StriateError(f"cannot create {parent}: {error.strerror}; "
+                               "pass a writable --out-dir") from None
+        base = config.run.name or (f"{time.strftime('%Y%m%d-%H%M%S')}-"
+                                   f"{config.model.model}-{config.data.dataset}")
+        for suffix in range(1000):
+            path = parent / (base if suffix == 0 else f"{base}-{suffix}")
+            try:
+                path.mkdir()  # exclusive: two runs can never share a directory
+                return cls(path)
+            except FileExistsError:
+                continue
+            except OSError as error:
+                raise StriateError(f"cannot create {path}: {error.strerror}; "
+                                   "pass a writable --out-dir") from None
+        raise StriateError(f"too many runs named {base} in {parent}; pass another --name")
+
+    @classmethod
+    def open(cls, path) -> "RunDir":
+        run = cls(Path(path))
+        if not (run.path / CONFIG).is_file():
+            raise StriateError(f"{path} is not a striate run directory (no {CONFIG}); "
+                               "give the directory `striate train` printed")
+        return run
+
+    def __truediv__(self, name: str) -> Path:
+        return self.path / name
+
+    def write_start(self, config: TrainConfig, versions: dict) -> None:
+        atomic_write_text(self / CONFIG, to_yaml(config))
+        info = {"seed": config.run.seed, "command": sys.argv, "started": time.strftime("%FT%T%z"),
+                "host": platform.node(), "versions": {"striate": __version__,
+                                                       "python": platform.python_version(),
+                                                       **versions}}
+        atomic_write_text(self / RUN_INFO, json.dumps(info, indent=2) + "\n")
+
+    def config(self) -> TrainConfig:
+        return config_from_yaml(self / CONFIG)
+
+    def write_history(self, rows: list[dict]) -> None:
+        if not rows:
+            return
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        atomic_write_text(self / METRICS_CSV, buffer.getvalue())
+
+    def write_metrics(self, metrics: dict) -> None:
+        atomic_write_text(self / METRICS_JSON, json.dumps(metrics, indent=2) + "\n")
+
+    def metrics(self) -> dict:
+        return json.loads((self / METRICS_JSON).read_text())

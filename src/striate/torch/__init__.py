@@ -1,0 +1,1 @@
+"""The torch engine: models by name, device-resident data and the learner the loop drives."""

@@ -1,0 +1,142 @@
+"""The torch learner: what the engine-independent loop calls to train and evaluate a model.
+
+The loop (striate.training.loop) owns epochs, validation, early stopping and schedules; the
+learner owns the mathematics: minibatch gradients, the update rule, penalties and evaluation.
+"""
+
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from striate.config import OptimConfig
+from striate.torch.data import DeviceSplit
+
+EVAL_BATCH = 4096  # examples per evaluation forward: large, since no activations are kept
+
+
+def penalized(model: nn.Module) -> list[nn.Parameter]:
+    """Weights (matrices and filters) carry the L1/L2 penalties and decay; biases never do."""
+    return [p for p in model.parameters() if p.ndim > 1]
+
+
+def penalty(model: nn.Module, l1: float, l2: float) -> torch.Tensor:
+    """lambda_1 * sum|W| + lambda_2 * sum W^2, the tutorials' L1 and L2_sqr terms."""
+    total = torch.zeros((), device=next(model.parameters()).device)
+    for weight in penalized(model):
+        if l1:
+            total = total + l1 * weight.abs().sum()
+        if l2:
+            total = total + l2 * weight.pow(2).sum()
+    return total
+
+
+def build_optimizer(model: nn.Module, config: OptimConfig) -> torch.optim.Optimizer:
+    weights = penalized(model)
+    weight_ids = {id(p) for p in weights}
+    groups = [{"params": weights, "weight_decay": config.weight_decay},
+              {"params": [p for p in model.parameters() if id(p) not in weight_ids],
+               "weight_decay": 0.0}]
+    c = config
+    if c.optimizer in ("sgd", "momentum", "nesterov"):
+        return torch.optim.SGD(groups, lr=c.lr, momentum=0.0 if c.optimizer == "sgd" else c.momentum,
+                               nesterov=c.optimizer == "nesterov", foreach=True)
+    if c.optimizer == "rmsprop":
+        return torch.optim.RMSprop(groups, lr=c.lr, alpha=c.rho, eps=c.eps, foreach=True)
+    # Decoupled decay (AdamW) is what "weight decay" should mean with Adam.
+    return torch.optim.AdamW(groups, lr=c.lr, betas=(c.beta1, c.beta2), eps=c.eps, foreach=True)
+
+
+@torch.inference_mode()
+def evaluate_split(model: nn.Module, data: DeviceSplit) -> tuple[float, float]:
+    """Mean negative log-likelihood and zero-one error of a model on a split (leaves it in eval)."""
+    model.eval()
+    loss_sum = torch.zeros((), device=data.labels.device)
+    wrong = torch.zeros((), dtype=torch.int64, device=data.labels.device)
+    for images, labels in data.chunks(EVAL_BATCH):
+        logits = model(images)                                  # (B, classes)
+        loss_sum += F.cross_entropy(logits, labels, reduction="sum")
+        wrong += (logits.argmax(1) != labels).sum()
+    return loss_sum.item() / len(data), wrong.item() / len(data)
+
+
+class TorchLearner:
+    def __init__(self, model: nn.Module, splits: dict[str, DeviceSplit], config: OptimConfig,
+                 seed: int):
+        self.model = model
+        self.splits = splits
+        self.config = config
+        self.seed = seed
+        self.optimizer = build_optimizer(model, config)
+        self.best_state = self.copy_state()
+        self.order = None
+
+    @property
+    def batches_per_epoch(self) -> int:
+        return math.ceil(len(self.splits["train"]) / self.config.batch_size)
+
+    def start_epoch(self, epoch: int) -> None:
+        train = self.splits["train"]
+        # Seeded by (seed, epoch) rather than carried along, so a resumed run sees the same order.
+        generator = torch.Generator().manual_seed(self.seed * 100_003 + epoch)
+        self.order = torch.randperm(len(train), generator=generator).to(train.labels.device)
+        self.loss_sum = torch.zeros((), device=train.labels.device)
+        self.wrong = torch.zeros((), dtype=torch.int64, device=train.labels.device)
+        self.model.train()
+
+    def train_step(self, batch: int, lr: float) -> None:
+        train, size = self.splits["train"], self.config.batch_size
+        index = self.order[batch * size:(batch + 1) * size]
+        images, labels = train.images[index], train.labels[index]      # (B, C, H, W), (B,)
+        logits = self.model(images)                                     # (B, classes)
+        nll = F.cross_entropy(logits, labels)
+        cost = nll + penalty(self.model, self.config.l1, self.config.l2)
+        self.optimizer.zero_grad(set_to_none=True)
+        cost.backward()
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        self.optimizer.step()
+        # Accumulated on the device: reading them every step would stall a GPU.
+        self.loss_sum += nll.detach() * len(index)
+        self.wrong += (logits.detach().argmax(1) != labels).sum()
+
+    def end_epoch(self) -> tuple[float, float]:
+        """Mean training NLL and error over the epoch's minibatches (as they were trained on)."""
+        n = len(self.splits["train"])
+        return self.loss_sum.item() / n, self.wrong.item() / n
+
+    def evaluate(self, split: str) -> tuple[float, float]:
+        was_training = self.model.training
+        result = evaluate_split(self.model, self.splits[split])
+        self.model.train(was_training)
+        return result
+
+    def copy_state(self) -> dict[str, torch.Tensor]:
+        return {name: value.detach().clone() for name, value in self.model.state_dict().items()}
+
+    def keep_best(self) -> None:
+        self.best_state = self.copy_state()
+
+    def restore_best(self) -> None:
+        self.model.load_state_dict(self.best_state)
+
+    def best_weights(self) -> dict[str, np.ndarray]:
+        return {name: value.cpu().numpy() for name, value in self.best_state.items()}
+
+    def state_dict(self) -> dict:
+        state = {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                 "best": self.best_state, "torch_rng": torch.get_rng_state()}
+        if torch.cuda.is_available():
+            state["cuda_rng"] = torch.cuda.get_rng_state_all()
+        return state
+
+    def load_state_dict(self, state: dict) -> None:
+        device = next(self.model.parameters()).device
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.best_state = {k: v.to(device) for k, v in state["best"].items()}
+        torch.set_rng_state(state["torch_rng"])
+        if "cuda_rng" in state and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["cuda_rng"])

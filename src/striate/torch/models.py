@@ -1,0 +1,171 @@
+"""Models by name: `create_model("lenet", input_shape, num_classes, **options)`.
+
+Every builder takes the input shape (C, H, W) and class count from the data set and its own keyword
+options with defaults; `striate models` lists them from the signatures, so the defaults shown are
+the defaults used. Parameter names match the checkpoint format (`conv1.weight`, `output.bias`).
+"""
+
+import inspect
+import math
+
+import torch
+from torch import nn
+
+from striate.errors import StriateError
+from striate.torch import init
+
+MODELS = {}
+
+
+def register(name: str):
+    def add(builder):
+        MODELS[name] = builder
+        return builder
+    return add
+
+
+def create_model(name: str, input_shape: tuple[int, int, int], num_classes: int,
+                 **options) -> nn.Module:
+    if name not in MODELS:
+        raise StriateError(f"unknown model {name!r}; choose one of {', '.join(sorted(MODELS))} "
+                           "(see `striate models`)")
+    accepted = model_options(name)
+    unknown = sorted(set(options) - set(accepted))
+    if unknown:
+        raise StriateError(f"model {name} has no option {unknown[0]!r}; its options are "
+                           f"{', '.join(accepted) or 'none'}")
+    try:
+        return MODELS[name](tuple(input_shape), num_classes, **options)
+    except (TypeError, ValueError, RuntimeError) as error:
+        raise StriateError(f"cannot build {name} with options {options} for input "
+                           f"{tuple(input_shape)}: {error}; check --model-arg values") from None
+
+
+def model_options(name: str) -> dict:
+    """The keyword options of a model and their defaults."""
+    parameters = list(inspect.signature(MODELS[name]).parameters.values())[2:]
+    return {p.name: p.default for p in parameters}
+
+
+def describe(name: str) -> str:
+    return inspect.getdoc(MODELS[name]).splitlines()[0]
+
+
+ACTIVATIONS = {"tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "relu": nn.ReLU}
+
+
+def make_activation(name: str) -> nn.Module:
+    if name not in ACTIVATIONS:
+        raise ValueError(f"activation must be one of {', '.join(ACTIVATIONS)}, not {name!r}")
+    return ACTIVATIONS[name]()
+
+
+class Classifier(nn.Module):
+    """features (anything) -> flatten -> hidden layers -> `output` logits."""
+
+    def __init__(self, features: nn.Module, hidden: nn.Module, output: nn.Linear):
+        super().__init__()
+        self.features, self.hidden, self.output = features, hidden, output
+
+    def forward(self, x):                     # x: (N, C, H, W)
+        x = self.features(x).flatten(1)       # (N, D)
+        return self.output(self.hidden(x))    # (N, num_classes) logits
+
+
+def flat_size(features: nn.Module, input_shape) -> int:
+    with torch.no_grad():
+        return features(torch.zeros(1, *input_shape)).numel()
+
+
+def zero_output(in_features: int, num_classes: int) -> nn.Linear:
+    """The tutorials' LogisticRegression layer: W and b start at zero (the hidden layers below
+    already break the symmetry)."""
+    layer = nn.Linear(in_features, num_classes)
+    nn.init.zeros_(layer.weight)
+    nn.init.zeros_(layer.bias)
+    return layer
+
+
+def hidden_stack(sizes, in_features: int, act: str) -> nn.Sequential:
+    layers = nn.Sequential()
+    for index, size in enumerate(sizes, start=1):
+        layer = nn.Linear(in_features, size)
+        init.for_activation(layer.weight, act)
+        nn.init.zeros_(layer.bias)
+        layers.add_module(f"fc{index}", layer)
+        layers.add_module(f"{act}{index}", make_activation(act))
+        in_features = size
+    return layers
+
+
+@register("logreg")
+def logreg(input_shape, num_classes):
+    """Softmax (multinomial logistic) regression, as in the tutorial's logistic_sgd.py."""
+    return Classifier(nn.Identity(), nn.Identity(), zero_output(math.prod(input_shape), num_classes))
+
+
+@register("mlp")
+def mlp(input_shape, num_classes, hidden=(500,), activation="tanh"):
+    """Multilayer perceptron (tutorial mlp.py): Glorot-uniform init, x4 for sigmoid, He for relu."""
+    sizes = [hidden] if isinstance(hidden, int) else list(hidden)
+    if not sizes or min(sizes) < 1:
+        raise ValueError("hidden must be one or more positive layer sizes")
+    stack = hidden_stack(sizes, math.prod(input_shape), activation)
+    return Classifier(nn.Identity(), stack, zero_output(sizes[-1], num_classes))
+
+
+class ConvPool(nn.Module):
+    """The tutorial's LeNetConvPoolLayer: valid convolution, max-pool, then the activation.
+
+    Adding the bias before or after pooling is the same function (max(x) + b = max(x + b)), so
+    the bias lives in the convolution."""
+
+    def __init__(self, in_channels, out_channels, filter_size, pool, act):
+        super().__init__()
+        self.conv = nn.Conv2d(in_channels, out_channels, filter_size)
+        self.pool = nn.MaxPool2d(pool)
+        self.act = make_activation(act)
+        fan_in = in_channels * filter_size ** 2
+        fan_out = out_channels * filter_size ** 2 / pool ** 2   # the pool divides fan-out
+        init.glorot_uniform_(self.conv.weight, fan_in, fan_out)
+        nn.init.zeros_(self.conv.bias)
+
+    def forward(self, x):                      # (N, C, H, W)
+        return self.act(self.pool(self.conv(x)))  # (N, K, (H-f+1)/p, (W-f+1)/p)
+
+
+@register("lenet")
+def lenet(input_shape, num_classes, nkerns=(20, 50), filter_size=5, pool=2, hidden=500,
+          activation="tanh"):
+    """LeNet-5 as in the tutorial's convolutional_mlp.py: two conv-pool-tanh stages, 500 tanh units."""
+    channels, height, width = input_shape
+    if min(height, width) < filter_size:
+        raise ValueError(f"images of {height}x{width} are smaller than the {filter_size}x"
+                         f"{filter_size} filters; use --model-arg filter_size=3 or a bigger image")
+    stages, in_channels = nn.Sequential(), channels
+    for index, kernels in enumerate(nkerns, start=1):
+        stages.add_module(f"conv{index}", ConvPool(in_channels, kernels, filter_size, pool,
+                                                   activation))
+        in_channels = kernels
+    stack = hidden_stack([hidden], flat_size(stages, input_shape), activation)
+    return Classifier(stages, stack, zero_output(hidden, num_classes))
+
+
+@register("convnet3")
+def convnet3(input_shape, num_classes, num_filters=32, filter_size=7, hidden_dim=100,
+             weight_scale=1e-3):
+    """cs231n ThreeLayerConvNet: conv - relu - 2x2 max pool - affine - relu - affine."""
+    channels = input_shape[0]
+    features = nn.Sequential()
+    # 'same' padding keeps H x W, so the pool halves it, as in cs231n.
+    features.add_module("conv1", nn.Conv2d(channels, num_filters, filter_size,
+                                           padding=(filter_size - 1) // 2))
+    features.add_module("relu1", nn.ReLU())
+    features.add_module("pool1", nn.MaxPool2d(2))
+    hidden = nn.Sequential()
+    hidden.add_module("fc1", nn.Linear(flat_size(features, input_shape), hidden_dim))
+    hidden.add_module("relu1", nn.ReLU())
+    output = nn.Linear(hidden_dim, num_classes)
+    model = Classifier(features, hidden, output)
+    init.small_gaussian_(model, weight_scale)
+    return model

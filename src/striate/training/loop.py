@@ -1,0 +1,109 @@
+"""The training loop, the same for every engine; it reads top to bottom.
+
+    for each epoch:
+        for each minibatch:           lr from the schedule; one gradient step
+            every validation_frequency iterations:
+                validate; on a new best, measure test and keep the weights
+            stop when the early-stopping rule says so
+        record the epoch's row; save a resumable checkpoint
+
+A learner (e.g. striate.torch.learner.TorchLearner) does the mathematics: start_epoch,
+train_step, end_epoch, evaluate, keep_best, restore_best, state_dict, load_state_dict.
+"""
+
+import time
+from dataclasses import dataclass, field
+
+from tqdm import tqdm
+
+from striate.config import TrainConfig
+from striate.training.schedules import Schedule
+from striate.training.stopping import make_stopper
+
+
+@dataclass
+class LoopState:
+    """Everything about the loop's progress that a resumed run must get back."""
+    epoch: int = 0                 # epochs completed
+    elapsed: float = 0.0           # seconds spent training, across resumes
+    history: list = field(default_factory=list)  # metrics.csv rows
+    best: dict = field(default_factory=dict)     # validation and test figures at the best point
+    stopped_by: str | None = None  # patience, no-improvement, plateau or max-epochs
+
+
+class Loop:
+    def __init__(self, learner, config: TrainConfig, show_progress: bool = False):
+        self.learner = learner
+        self.config = config
+        self.schedule = Schedule(config.schedule, config.optim.lr, config.stop.epochs,
+                                 learner.batches_per_epoch)
+        self.stopper = make_stopper(config.stop)
+        self.state = LoopState()
+        self.show_progress = show_progress
+
+    def run(self, on_epoch_end=lambda loop, improved: None) -> LoopState:
+        state, learner, stopper = self.state, self.learner, self.stopper
+        n_batches = learner.batches_per_epoch
+        frequency = self.config.stop.validation_frequency or stopper.validation_frequency(n_batches)
+        started = time.perf_counter() - state.elapsed
+        bar = tqdm(total=self.config.stop.epochs * n_batches, initial=state.epoch * n_batches,
+                   disable=not self.show_progress, unit="batch", dynamic_ncols=True)
+        valid = (float("nan"), float("nan"))
+        for epoch in range(state.epoch, self.config.stop.epochs):
+            if state.stopped_by:
+                break
+            learner.start_epoch(epoch)
+            improved = False
+            for batch in range(n_batches):
+                iteration = epoch * n_batches + batch
+                lr = self.schedule.lr(epoch + batch / n_batches)
+                learner.train_step(batch, lr)
+                bar.update()
+                if (iteration + 1) % frequency == 0:
+                    valid = learner.evaluate("valid")
+                    if stopper.observe(iteration, valid[1]):
+                        improved = True
+                        self.record_best(epoch, iteration, valid)
+                    bar.set_postfix(valid_error=f"{valid[1]:.4f}",
+                                    best=f"{stopper.best_error:.4f}")
+                if stopper.should_stop(iteration):
+                    state.stopped_by = "patience"
+                    break
+            train_loss, train_error = learner.end_epoch()
+            stopper.end_epoch()
+            if self.schedule.end_epoch(improved):
+                state.stopped_by = "plateau"
+            elif stopper.should_stop(iteration) and not state.stopped_by:
+                state.stopped_by = "no-improvement"
+            state.epoch, state.elapsed = epoch + 1, time.perf_counter() - started
+            state.history.append({
+                "epoch": epoch + 1, "iteration": iteration + 1, "lr": lr,
+                "train_loss": train_loss, "train_error": train_error,
+                "valid_loss": valid[0], "valid_error": valid[1],
+                "best_valid_error": stopper.best_error, "time_s": round(state.elapsed, 3)})
+            on_epoch_end(self, improved)
+        bar.close()
+        if not state.best:  # too few iterations to reach a validation point: validate once now
+            valid = learner.evaluate("valid")
+            stopper.observe(state.epoch * n_batches - 1, valid[1])
+            self.record_best(state.epoch - 1, state.epoch * n_batches - 1, valid)
+        state.stopped_by = state.stopped_by or "max-epochs"
+        learner.restore_best()
+        return state
+
+    def record_best(self, epoch: int, iteration: int, valid: tuple[float, float]) -> None:
+        test = self.learner.evaluate("test")
+        self.learner.keep_best()
+        self.state.best = {"epoch": epoch + 1, "iteration": iteration + 1,
+                           "valid_loss": valid[0], "valid_error": valid[1],
+                           "test_loss": test[0], "test_error": test[1]}
+
+    def state_dict(self) -> dict:
+        return {"loop": vars(self.state), "schedule": self.schedule.state_dict(),
+                "stopper": self.stopper.state_dict(), "learner": self.learner.state_dict()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.state = LoopState(**state["loop"])
+        self.schedule.load_state_dict(state["schedule"])
+        self.stopper.load_state_dict(state["stopper"])
+        self.learner.load_state_dict(state["learner"])

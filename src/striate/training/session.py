@@ -1,0 +1,89 @@
+"""A training run from start to finish: data, learner, run directory, loop, final metrics.
+
+Everything that can fail on bad input (config, data, model options) is resolved before the run
+directory is created, so a mistake never leaves a half-made run behind.
+"""
+
+from striate.checkpoint import save_state, load_state, save_weights
+from striate.config import TrainConfig, parse_image_size
+from striate.data import Dataset, Split, load_dataset, split_validation
+from striate.errors import StriateError
+from striate.runs import TRAIN_STATE, WEIGHTS, RunDir
+from striate.training.loop import Loop
+
+
+def load_data(config: TrainConfig) -> Dataset:
+    c = config.data
+    return load_dataset(c.dataset, c.data_dir, c.download,
+                        image_size=parse_image_size(c.image_size), channels=c.channels)
+
+
+def prepare_splits(dataset: Dataset, config: TrainConfig) -> dict[str, Split]:
+    """train/valid/test; the validation split is carved from training by the seed unless the
+    data set defines its own (mnist.pkl.gz's 50k/10k/10k)."""
+    if dataset.valid is not None and config.data.valid_size is None:
+        return {"train": dataset.train, "valid": dataset.valid, "test": dataset.test}
+    valid_size = config.data.valid_size or dataset.default_valid_size
+    train, valid = split_validation(dataset.train, valid_size, config.run.seed)
+    return {"train": train, "valid": valid, "test": dataset.test}
+
+
+def model_metadata(config: TrainConfig, dataset: Dataset) -> dict:
+    return {"engine": "torch", "model": config.model.model, "model_args": config.model.model_args,
+            "input_shape": list(dataset.input_shape), "class_names": list(dataset.class_names),
+            "pixel_max": dataset.pixel_max, "dataset": dataset.name, "config": config.to_dict()}
+
+
+def train(config: TrainConfig, resume: RunDir | None = None, show_progress: bool = False,
+          echo=print) -> tuple[RunDir, dict]:
+    from striate.torch import engine
+
+    config.validate()
+    dataset = load_data(config)
+    splits = prepare_splits(dataset, config)
+    learner = engine.build_learner(config, dataset, splits)
+    loop = Loop(learner, config, show_progress)
+    if resume is not None:
+        loop.load_state_dict(load_state(resume / TRAIN_STATE))
+    run = resume or RunDir.create(config)
+    if resume is None:
+        run.write_start(config, engine.versions())
+    echo(f"training {config.model.model} on {dataset.name} "
+         f"({len(splits['train'])}/{len(splits['valid'])}/{len(splits['test'])} "
+         f"train/valid/test) in {run.path}")
+    meta = model_metadata(config, dataset)
+
+    def save_checkpoint(loop: Loop, improved: bool) -> None:
+        if improved:
+            save_weights(run / WEIGHTS, loop.learner.best_weights(), meta)
+        save_state(run / TRAIN_STATE, loop.state_dict())
+        run.write_history(loop.state.history)
+
+    state = loop.run(on_epoch_end=save_checkpoint)
+    save_weights(run / WEIGHTS, learner.best_weights(), meta)
+    metrics = final_metrics(state)
+    run.write_metrics(metrics)
+    return run, metrics
+
+
+def final_metrics(state) -> dict:
+    best = state.best
+    return {"best_valid_error": best["valid_error"], "best_valid_loss": best["valid_loss"],
+            "test_error": best["test_error"], "test_loss": best["test_loss"],
+            "test_accuracy": 1.0 - best["test_error"], "best_epoch": best["epoch"],
+            "best_iteration": best["iteration"], "epochs": state.epoch,
+            "iterations": state.history[-1]["iteration"] if state.history else 0,
+            "stopped_by": state.stopped_by, "wall_time_s": round(state.elapsed, 3)}
+
+
+def resume_config(run: RunDir, overrides: dict) -> TrainConfig:
+    """The run's own config, with only the settings that may change on resume overridden."""
+    config = run.config()
+    allowed = {"epochs": config.stop, "device": config.run, "progress": config.run}
+    for name, value in overrides.items():
+        if name not in allowed:
+            raise StriateError(f"--resume continues {run.path} with its own config.yaml; drop "
+                               f"--{name.replace('_', '-')} (only --epochs, --device and "
+                               "--progress may change) or start a new run")
+        setattr(allowed[name], name, value)
+    return config
