@@ -139,11 +139,13 @@ def lenet(input_shape, num_classes, nkerns=(20, 50), filter_size=5, pool=2, hidd
           activation="tanh"):
     """LeNet-5 as in the tutorial's convolutional_mlp.py: two conv-pool-tanh stages, 500 tanh units."""
     channels, height, width = input_shape
-    if min(height, width) < filter_size:
-        raise ValueError(f"images of {height}x{width} are smaller than the {filter_size}x"
-                         f"{filter_size} filters; use --model-arg filter_size=3 or a bigger image")
     stages, in_channels = nn.Sequential(), channels
     for index, kernels in enumerate(nkerns, start=1):
+        if min(height, width) < filter_size:
+            raise ValueError(f"stage {index} gets {height}x{width} maps, smaller than the "
+                             f"{filter_size}x{filter_size} filters; use --model-arg "
+                             "filter_size=3, fewer nkerns, or bigger images")
+        height, width = (height - filter_size + 1) // pool, (width - filter_size + 1) // pool
         stages.add_module(f"conv{index}", ConvPool(in_channels, kernels, filter_size, pool,
                                                    activation))
         in_channels = kernels

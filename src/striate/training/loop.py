@@ -61,7 +61,7 @@ class Loop:
                 bar.update()
                 if (iteration + 1) % frequency == 0:
                     valid = learner.evaluate("valid")
-                    if stopper.observe(iteration, valid[1]):
+                    if stopper.observe(iteration, valid[1], valid[0]):
                         improved = True
                         self.record_best(epoch, iteration, valid)
                     bar.set_postfix(valid_error=f"{valid[1]:.4f}",
@@ -85,7 +85,7 @@ class Loop:
         bar.close()
         if not state.best:  # too few iterations to reach a validation point: validate once now
             valid = learner.evaluate("valid")
-            stopper.observe(state.epoch * n_batches - 1, valid[1])
+            stopper.observe(state.epoch * n_batches - 1, valid[1], valid[0])
             self.record_best(state.epoch - 1, state.epoch * n_batches - 1, valid)
         state.stopped_by = state.stopped_by or "max-epochs"
         learner.restore_best()

@@ -79,11 +79,13 @@ def final_metrics(state) -> dict:
 def resume_config(run: RunDir, overrides: dict) -> TrainConfig:
     """The run's own config, with only the settings that may change on resume overridden."""
     config = run.config()
-    allowed = {"epochs": config.stop, "device": config.run, "progress": config.run}
+    settings = {leaf: section for section in config.sections().values() for leaf in vars(section)}
     for name, value in overrides.items():
-        if name not in allowed:
+        if getattr(settings[name], name) == value:
+            continue
+        if name not in ("epochs", "device", "progress"):
             raise StriateError(f"--resume continues {run.path} with its own config.yaml; drop "
                                f"--{name.replace('_', '-')} (only --epochs, --device and "
                                "--progress may change) or start a new run")
-        setattr(allowed[name], name, value)
+        setattr(settings[name], name, value)
     return config

@@ -16,13 +16,18 @@ from striate.config import StopConfig
 class BestTracker:
     def __init__(self):
         self.best_error = math.inf
+        self.best_loss = math.inf
         self.best_iteration = -1
 
-    def observe(self, iteration: int, error: float) -> bool:
-        """Record a validation error; True when it is a new best (strictly lower)."""
-        if error < self.best_error:
+    def observe(self, iteration: int, error: float, loss: float = math.inf) -> bool:
+        """Record a validation result; True when it is a new best.
+
+        New best: a strictly lower error, or the same error with a lower loss. The tie-break
+        matters on small validation sets, where equal error counts are common and keeping the
+        first would favour an under-trained model; it never extends patience by itself."""
+        if error < self.best_error or (error == self.best_error and loss < self.best_loss):
             self.on_improvement(iteration, error)
-            self.best_error, self.best_iteration = error, iteration
+            self.best_error, self.best_loss, self.best_iteration = error, loss, iteration
             return True
         return False
 

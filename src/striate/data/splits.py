@@ -1,0 +1,47 @@
+"""Carving one split out of another, reproducibly."""
+
+import numpy as np
+
+from striate.data.dataset import Split
+from striate.errors import StriateError
+
+# Data sets without an official test split (digits, image folders) hold one out with this seed,
+# whatever the run's seed: test numbers then measure the same images across runs and seeds.
+HOLDOUT_SEED = 0
+HOLDOUT_FRACTION = 0.2
+
+
+def split_validation(train: Split, valid_size: int, seed: int) -> tuple[Split, Split]:
+    """(train, valid): `valid_size` examples drawn at random by `seed` become the validation set.
+
+    The same seed always picks the same examples. Both parts keep the original order of the
+    examples, so the split is a pure selection and the data are not shuffled as a side effect.
+    """
+    if not 1 <= valid_size < len(train):
+        raise StriateError(f"validation size {valid_size} does not fit a training split of "
+                           f"{len(train)} examples; choose a size from 1 to {len(train) - 1}")
+    order = np.random.default_rng(seed).permutation(len(train))
+    valid_indices, train_indices = np.sort(order[:valid_size]), np.sort(order[valid_size:])
+    return take(train, train_indices), take(train, valid_indices)
+
+
+def take(split: Split, indices: np.ndarray) -> Split:
+    return Split(split.images[indices], split.labels[indices])
+
+
+def stratified_holdout(labels: np.ndarray, fraction: float = HOLDOUT_FRACTION,
+                       seed: int = HOLDOUT_SEED) -> tuple[np.ndarray, np.ndarray]:
+    """(kept, held_out) sorted index arrays: round(fraction * n) of each class's n examples,
+    at least one, are held out, so every class with two or more examples is in both parts."""
+    rng = np.random.default_rng(seed)
+    held_out = []
+    for label in np.unique(labels):
+        members = np.flatnonzero(labels == label)
+        held_out.append(rng.permutation(members)[:max(1, round(fraction * len(members)))])
+    held_out = np.sort(np.concatenate(held_out))
+    return np.setdiff1d(np.arange(len(labels)), held_out), held_out
+
+
+def ten_percent(count: int) -> int:
+    """The default validation size for data sets without a conventional one."""
+    return max(1, round(count / 10))

@@ -1,0 +1,177 @@
+"""End to end on the bundled digits data: train, resume, evaluate, predict, and bad input."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from helpers import QUICK, tree_snapshot
+from striate.checkpoint import load_weights, save_weights
+from striate.config import config_from_yaml
+from striate.data import load_dataset
+
+
+def train_digits(cli, out_dir, *extra):
+    result = cli("train", "--dataset", "digits", "--out-dir", out_dir, *extra)
+    assert result.code == 0, result.err
+    run_dir = out_dir / [line for line in result.out.splitlines()
+                         if line.startswith("run directory")][0].split()[2].split("/")[-1].rstrip(":")
+    return run_dir, json.loads((run_dir / "metrics.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def mlp_run(tmp_path_factory):
+    """The issue's acceptance run: an MLP on digits, default settings."""
+    from striate.cli import main
+    out_dir = tmp_path_factory.mktemp("runs")
+    assert main(["train", "--dataset", "digits", "--model", "mlp", "--out-dir", str(out_dir),
+                 "--progress", "off", "--name", "mlp"]) == 0
+    return out_dir / "mlp"
+
+
+def test_digits_mlp_reaches_95_percent_test_accuracy(mlp_run):
+    metrics = json.loads((mlp_run / "metrics.json").read_text())
+    assert metrics["test_accuracy"] >= 0.95
+    assert metrics["test_error"] == pytest.approx(1 - metrics["test_accuracy"])
+
+
+def test_run_directory_records_everything(mlp_run):
+    names = {p.name for p in mlp_run.iterdir()}
+    assert names == {"config.yaml", "run.json", "metrics.csv", "metrics.json",
+                     "model.safetensors", "train_state.pt"}
+    config = config_from_yaml(mlp_run / "config.yaml")
+    assert config.model.model == "mlp" and config.data.dataset == "digits"
+    info = json.loads((mlp_run / "run.json").read_text())
+    assert info["seed"] == 0 and info["versions"]["torch"] == torch.__version__
+    rows = (mlp_run / "metrics.csv").read_text().splitlines()
+    metrics = json.loads((mlp_run / "metrics.json").read_text())
+    assert rows[0].split(",")[:4] == ["epoch", "iteration", "lr", "train_loss"]
+    assert len(rows) == 1 + metrics["epochs"]
+    state = torch.load(mlp_run / "train_state.pt", weights_only=True)
+    assert state["loop"]["epoch"] == metrics["epochs"]
+
+
+def test_checkpoint_holds_the_best_weights(mlp_run, cli):
+    tensors, meta = load_weights(mlp_run)
+    assert meta["model"] == "mlp" and meta["input_shape"] == [1, 8, 8]
+    assert meta["class_names"] == [str(d) for d in range(10)]
+    result = cli("evaluate", mlp_run, "--split", "test")
+    metrics = json.loads((mlp_run / "metrics.json").read_text())
+    assert result.code == 0, result.err
+    assert f"error {metrics['test_error']:.2%}" in result.out
+    valid = cli("evaluate", mlp_run / "model.safetensors", "--split", "valid")
+    assert f"error {metrics['best_valid_error']:.2%}" in valid.out
+
+
+def test_predict_names_the_class_of_image_files(mlp_run, cli, tmp_path):
+    test = load_dataset("digits").test
+    paths = []
+    for k in range(5):
+        pixels = (test.images[k, 0].astype(np.float32) * 255 / 16).round().astype(np.uint8)
+        paths.append(tmp_path / f"digit{k}.png")
+        Image.fromarray(pixels, mode="L").resize((32, 32), Image.NEAREST).save(paths[-1])
+    result = cli("predict", mlp_run, *paths)
+    assert result.code == 0, result.err
+    lines = [line.split("\t") for line in result.out.splitlines()]
+    assert [line[0] for line in lines] == [str(p) for p in paths]
+    assert all(0 < float(line[2]) <= 1 for line in lines)
+    correct = sum(line[1] == str(label) for line, label in zip(lines, test.labels[:5]))
+    assert correct >= 4
+
+
+def test_resume_equals_uninterrupted(cli, tmp_path, monkeypatch):
+    args = ("--model", "lenet", "--model-arg", "filter_size=3", "--model-arg", "nkerns=4,8",
+            "--model-arg", "hidden=32", "--model-arg", "pool=1", "--schedule", "exponential",
+            "--optimizer", "adam", "--lr", "0.003", "--early-stopping", "none", *QUICK)
+    whole, whole_metrics = train_digits(cli, tmp_path / "a", *args, "--name", "whole")
+
+    import striate.training.session as session
+    real_save_state, calls = session.save_state, []
+
+    def crash_after_second_epoch(path, state):
+        real_save_state(path, state)
+        calls.append(path)
+        if len(calls) == 2:
+            raise KeyboardInterrupt   # like a kill between the state and metrics.csv writes
+
+    monkeypatch.setattr(session, "save_state", crash_after_second_epoch)
+    crashed = cli("train", "--dataset", "digits", "--out-dir", tmp_path / "b", *args,
+                  "--name", "part")
+    assert crashed.code == 130
+    monkeypatch.setattr(session, "save_state", real_save_state)
+    resumed, resumed_metrics = train_digits(cli, tmp_path / "b", "--resume", tmp_path / "b" / "part")
+    assert resumed == tmp_path / "b" / "part"
+
+    drop_time = lambda m: {k: v for k, v in m.items() if k != "wall_time_s"}
+    assert drop_time(resumed_metrics) == drop_time(whole_metrics)
+    rows = lambda run: [line.rsplit(",", 1)[0] for line in
+                        (run / "metrics.csv").read_text().splitlines()]
+    assert rows(resumed) == rows(whole)
+    for name, array in load_weights(whole)[0].items():
+        np.testing.assert_array_equal(load_weights(resumed)[0][name], array)
+
+
+def test_resume_refuses_changed_settings(cli, mlp_run):
+    before = tree_snapshot(mlp_run)
+    result = cli("train", "--resume", mlp_run, "--model", "lenet")
+    assert result.code == 2 and "drop --model" in result.err
+    assert tree_snapshot(mlp_run) == before
+
+
+@pytest.mark.parametrize("args, message", [
+    (["train", "--model", "alexnet", "--dataset", "digits"], "unknown model 'alexnet'"),
+    (["train", "--dataset", "imagenet"], "imagenet"),
+    (["train", "--dataset", "digits", "--lr", "0"], "--lr must be a positive"),
+    (["train", "--dataset", "digits", "--batch-size", "-5"], "--batch-size"),
+    (["train", "--dataset", "digits", "--model-arg", "depth=3", "--model", "mlp"], "no option"),
+    (["train", "--dataset", "digits", "--model", "lenet"], "smaller than the 5x5"),
+    (["train", "--frobnicate"], "unrecognized arguments"),
+    (["train", "--resume", "no/such/run"], "not a striate run directory"),
+    (["evaluate", "no/such/run"], "no checkpoint"),
+    (["predict", "RUN", "missing.png"], None),
+    (["frob"], "invalid choice"),
+])
+def test_bad_input_gets_one_line_exit_2_and_touches_nothing(cli, mlp_run, args, message):
+    before = tree_snapshot(mlp_run.parent)
+    args = [str(mlp_run) if a == "RUN" else a for a in args]
+    result = cli(*args, "--out-dir", mlp_run.parent) if args[0] == "train" else cli(*args)
+    assert result.code == 2
+    assert result.err.startswith("striate: error: ") and result.err.count("\n") == 1
+    assert "Traceback" not in result.err
+    if message:
+        assert message in result.err
+    assert tree_snapshot(mlp_run.parent) == before
+
+
+def test_checkpoint_of_a_different_model_is_refused(cli, mlp_run, tmp_path):
+    tensors, meta = load_weights(mlp_run)
+    meta["model_args"] = {"hidden": [64]}      # claims another architecture than its tensors
+    forged = tmp_path / "forged.safetensors"
+    save_weights(forged, tensors, meta)
+    result = cli("evaluate", forged)
+    assert result.code == 2 and "does not hold weights for this mlp model" in result.err
+    corrupt = tmp_path / "corrupt.safetensors"
+    corrupt.write_bytes((mlp_run / "model.safetensors").read_bytes()[:100])
+    result = cli("evaluate", corrupt)
+    assert result.code == 2 and "truncated or corrupt" in result.err
+
+
+def test_unreadable_image_is_named(cli, mlp_run, tmp_path):
+    bad = tmp_path / "notes.png"
+    bad.write_text("not an image")
+    result = cli("predict", mlp_run, bad)
+    assert result.code == 2 and "notes.png" in result.err
+
+
+def test_python_dash_m_and_help(tmp_path):
+    import subprocess
+    import sys
+    for command in ("train", "evaluate", "predict", "datasets", "download", "models"):
+        done = subprocess.run([sys.executable, "-m", "striate", command, "--help"],
+                              capture_output=True, text=True)
+        assert done.returncode == 0 and "usage: striate" in done.stdout, command
+    done = subprocess.run([sys.executable, "-m", "striate", "models"], capture_output=True,
+                          text=True)
+    assert done.returncode == 0 and "lenet" in done.stdout and "nkerns=(20, 50)" in done.stdout
