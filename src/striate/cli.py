@@ -43,19 +43,20 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
     for section, leaf in section_fields():
         group = groups.setdefault(section, parser.add_argument_group(f"{section} options"))
         kind, help_text = field_type(leaf), leaf.metadata["help"]
-        default = leaf.default if leaf.default is not leaf.default_factory else {}
+        if "(default:" not in help_text:
+            help_text += f" (default: {leaf.default})"
         if kind is dict:
             group.add_argument("--model-arg", dest=leaf.name, action="append",
                                type=parse_model_arg, metavar="KEY=VALUE",
-                               default=argparse.SUPPRESS, help=f"{help_text} (default: none)")
+                               default=argparse.SUPPRESS, help=help_text)
         elif kind is bool:
             group.add_argument(flag(leaf.name), dest=leaf.name,
                                action=argparse.BooleanOptionalAction,
-                               default=argparse.SUPPRESS, help=f"{help_text} (default: {default})")
+                               default=argparse.SUPPRESS, help=help_text)
         else:
             group.add_argument(flag(leaf.name), dest=leaf.name, type=kind,
                                choices=leaf.metadata["choices"], default=argparse.SUPPRESS,
-                               help=f"{help_text} (default: {default})")
+                               help=help_text)
 
 
 def config_from_args(args: argparse.Namespace) -> tuple[TrainConfig, dict]:

@@ -32,13 +32,15 @@ def evaluate(checkpoint, split: str = "test", data_dir: str | None = None,
                            f"expects {tuple(meta['input_shape'])} and {len(meta['class_names'])}; "
                            "point --data-dir at the data it was trained on")
     data = prepare_splits(dataset, config)[split]
-    device_split = DeviceSplit(data, dataset.pixel_max, next(model.parameters()).device)
+    device_split = DeviceSplit(data, dataset.pixel_max, meta["standardize"],
+                               next(model.parameters()).device)
     loss, error = evaluate_split(model, device_split)
     return {"split": split, "examples": len(data), "loss": loss, "error": error,
             "accuracy": 1.0 - error}
 
 
 def predict(checkpoint, images: list[str], device: str = "auto") -> list[dict]:
+    from striate.torch.data import standardize_
     from striate.torch.engine import load_model
 
     model, meta = load_model(checkpoint, device)
@@ -47,7 +49,8 @@ def predict(checkpoint, images: list[str], device: str = "auto") -> list[dict]:
     # maps both to the same [0, 1] range.
     batch = torch.stack([torch.from_numpy(load_image(Path(path), (height, width), channels))
                          for path in images])                       # (N, C, H, W) uint8
-    batch = batch.to(next(model.parameters()).device).float() / 255.0
+    batch = standardize_(batch.to(next(model.parameters()).device).float() / 255.0,
+                         meta["standardize"])
     with torch.inference_mode():
         probabilities = model(batch).softmax(dim=1)                  # (N, classes)
     best, index = probabilities.max(dim=1)

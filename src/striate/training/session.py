@@ -6,7 +6,7 @@ directory is created, so a mistake never leaves a half-made run behind.
 
 from striate.checkpoint import save_state, load_state, save_weights
 from striate.config import TrainConfig, parse_image_size
-from striate.data import Dataset, Split, load_dataset, split_validation
+from striate.data import Dataset, Split, Standardize, load_dataset, split_validation
 from striate.errors import StriateError
 from striate.runs import TRAIN_STATE, WEIGHTS, RunDir
 from striate.training.loop import Loop
@@ -28,10 +28,17 @@ def prepare_splits(dataset: Dataset, config: TrainConfig) -> dict[str, Split]:
     return {"train": train, "valid": valid, "test": dataset.test}
 
 
-def model_metadata(config: TrainConfig, dataset: Dataset) -> dict:
+def fit_standardize(config: TrainConfig, dataset: Dataset, train: Split) -> Standardize:
+    if config.data.normalize:
+        return Standardize.fit(train, dataset.pixel_max)
+    return Standardize.identity(dataset.input_shape[0])
+
+
+def model_metadata(config: TrainConfig, dataset: Dataset, standardize: Standardize) -> dict:
     return {"engine": "torch", "model": config.model.model, "model_args": config.model.model_args,
             "input_shape": list(dataset.input_shape), "class_names": list(dataset.class_names),
-            "pixel_max": dataset.pixel_max, "dataset": dataset.name, "config": config.to_dict()}
+            "pixel_max": dataset.pixel_max, "standardize": standardize.to_dict(),
+            "dataset": dataset.name, "config": config.to_dict()}
 
 
 def train(config: TrainConfig, resume: RunDir | None = None, show_progress: bool = False,
@@ -41,7 +48,8 @@ def train(config: TrainConfig, resume: RunDir | None = None, show_progress: bool
     config.validate()
     dataset = load_data(config)
     splits = prepare_splits(dataset, config)
-    learner = engine.build_learner(config, dataset, splits)
+    standardize = fit_standardize(config, dataset, splits["train"])
+    learner = engine.build_learner(config, dataset, splits, standardize)
     loop = Loop(learner, config, show_progress)
     if resume is not None:
         loop.load_state_dict(load_state(resume / TRAIN_STATE))
@@ -51,7 +59,7 @@ def train(config: TrainConfig, resume: RunDir | None = None, show_progress: bool
     echo(f"training {config.model.model} on {dataset.name} "
          f"({len(splits['train'])}/{len(splits['valid'])}/{len(splits['test'])} "
          f"train/valid/test) in {run.path}")
-    meta = model_metadata(config, dataset)
+    meta = model_metadata(config, dataset, standardize)
 
     def save_checkpoint(loop: Loop, improved: bool) -> None:
         if improved:
