@@ -87,7 +87,8 @@ class OptimConfig:
     eps: float = option(1e-8, "RMSprop/Adam denominator epsilon")
     l1: float = option(0.0, "lambda_1: L1 penalty on weights (not biases), added to the cost")
     l2: float = option(0.0, "lambda_2: L2 penalty sum(W**2) on weights, added to the cost")
-    weight_decay: float = option(0.0, "decoupled weight decay on weights (an alternative to --l2)")
+    weight_decay: float = option(5e-4, "weight decay inside the update rule, on weights only "
+                                       "(AdamW-style for adam); 0 turns it off")
 
     def validate(self) -> None:
         positive(self.lr, "--lr")
