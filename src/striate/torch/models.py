@@ -26,6 +26,16 @@ def register(name: str):
 
 def create_model(name: str, input_shape: tuple[int, int, int], num_classes: int,
                  **options) -> nn.Module:
+    check_model_options(name, options)
+    try:
+        return MODELS[name](tuple(input_shape), num_classes, **options)
+    except (TypeError, ValueError, RuntimeError) as error:
+        raise StriateError(f"cannot build {name} with options {options} for input "
+                           f"{tuple(input_shape)}: {error}; check --model-arg values") from None
+
+
+def check_model_options(name: str, options: dict) -> None:
+    """Refuse an unknown model or option name; cheap, so it runs before any data is loaded."""
     if name not in MODELS:
         raise StriateError(f"unknown model {name!r}; choose one of {', '.join(sorted(MODELS))} "
                            "(see `striate models`)")
@@ -34,11 +44,6 @@ def create_model(name: str, input_shape: tuple[int, int, int], num_classes: int,
     if unknown:
         raise StriateError(f"model {name} has no option {unknown[0]!r}; its options are "
                            f"{', '.join(accepted) or 'none'}")
-    try:
-        return MODELS[name](tuple(input_shape), num_classes, **options)
-    except (TypeError, ValueError, RuntimeError) as error:
-        raise StriateError(f"cannot build {name} with options {options} for input "
-                           f"{tuple(input_shape)}: {error}; check --model-arg values") from None
 
 
 def model_options(name: str) -> dict:

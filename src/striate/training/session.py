@@ -46,6 +46,7 @@ def train(config: TrainConfig, resume: RunDir | None = None, show_progress: bool
     from striate.torch import engine
 
     config.validate()
+    engine.check_model_options(config.model.model, config.model.model_args)
     dataset = load_data(config)
     splits = prepare_splits(dataset, config)
     standardize = fit_standardize(config, dataset, splits["train"])

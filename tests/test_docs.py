@@ -1,0 +1,56 @@
+"""The commands in README.md and docs/ must be real: every `striate ...` line parses and its
+settings validate (training itself is exercised by the other tests). A line shown with the
+`striate: error:` it produces must fail with that error."""
+
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+
+from striate.cli import build_parser, config_from_args
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+
+
+def documented_commands():
+    for page in PAGES:
+        for block in re.findall(r"```(?:sh)?\n(.*?)```", page.read_text(), flags=re.S):
+            lines = block.replace("\\\n", " ").splitlines() + [""]
+            for line, after in zip(lines, lines[1:]):
+                line = line.split(" #")[0].strip().removeprefix("$ ")
+                if line.startswith("striate "):
+                    error = after[len("striate: error: "):] if after.startswith("striate: error: ") \
+                        else None
+                    yield pytest.param(line, error, id=f"{page.name}: {line[:60]}")
+
+
+@pytest.mark.parametrize("line, error", list(documented_commands()))
+def test_documented_command_parses(line, error, cli, tmp_path):
+    if error is None:
+        parse_and_validate(line)
+    else:  # run it for real: the page shows exactly what the user sees
+        result = cli(*shlex.split(line)[1:], *(("--out-dir", tmp_path) if " train " in line
+                                                 else ()))
+        assert result.code == 2 and result.err == f"striate: error: {error}\n"
+
+
+def parse_and_validate(line):
+    words = [w.replace("<run>", "RUN") for w in shlex.split(line)[1:]]
+    if "--config" in words:   # the file is the reader's own; check the rest of the line
+        index = words.index("--config")
+        del words[index:index + 2]
+    try:
+        args = build_parser().parse_args(words)
+    except SystemExit as done:  # --help
+        assert done.code == 0 and "--help" in words
+        return
+    if args.command == "train":
+        config, _ = config_from_args(args)
+        if not args.resume:
+            config.validate()
+
+
+def test_docs_have_commands():
+    assert len(list(documented_commands())) >= 20
