@@ -73,3 +73,34 @@ def test_every_setting_has_a_flag_whose_help_shows_its_default():
         name = "--model-arg" if leaf.name == "model_args" else "--" + leaf.name.replace("_", "-")
         assert name in text, name
     assert text.count("(default:") >= len(section_fields())
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--device", "cuda:x"], "--device must be"),
+    (["--device", "cuda:-1"], "--device must be"),
+    (["--seed", str(2 ** 32)], "--seed must be in"),
+    (["--seed", "-1"], "--seed must be in"),
+    (["--patience-increase", "inf"], "must be a finite number"),
+    (["--l2", "nan"], "must be a finite number"),
+    (["--name", "../elsewhere"], "--name must be a plain directory name"),
+    (["--name", ".."], "--name must be a plain directory name"),
+    (["--image-size", "100000x100000"], "--image-size sides must be between"),
+])
+def test_more_bad_values_are_refused(argv, message):
+    with pytest.raises(StriateError, match=message):
+        resolve(*argv).validate()
+
+
+def test_model_arg_values_are_yaml():
+    config = resolve("--model-arg", "hidden=[50, 30]", "--model-arg", "activation=relu")
+    assert config.model.model_args == {"hidden": [50, 30], "activation": "relu"}
+
+
+def test_each_option_help_states_its_real_default():
+    import re
+    text = build_parser()._subparsers._group_actions[0].choices["train"].format_help()
+    entries = re.split(r"\n  (?=-)", " ".join(text.split("\n  --", 1)[1:]).join(["\n  --", ""]))
+    for _, leaf in section_fields():
+        flag = "--model-arg" if leaf.name == "model_args" else "--" + leaf.name.replace("_", "-")
+        entry = " ".join(next(e for e in entries if e.startswith(flag)).split())
+        assert "default:" in entry and "MISSING" not in entry and "object at" not in entry, entry

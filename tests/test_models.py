@@ -54,6 +54,6 @@ def test_registry_errors_name_the_valid_choices():
         create_model("mlp", (1, 28, 28), 10, width=3)
     with pytest.raises(StriateError, match="activation"):
         create_model("mlp", (1, 28, 28), 10, activation="swish")
-    with pytest.raises(StriateError, match="smaller than the 5x5"):
+    with pytest.raises(StriateError, match="stage 2 of 5x5 filters and 2x2 pooling leaves no pixels of 8x8"):
         create_model("lenet", (1, 8, 8), 10)
     assert model_options("lenet")["nkerns"] == (20, 50)

@@ -91,3 +91,17 @@ def test_bad_stop_settings_are_refused(stop):
     from striate.errors import StriateError
     with pytest.raises(StriateError):
         StopConfig(**stop).validate()
+
+
+def test_epochs_that_never_validate_do_not_count_as_flat():
+    # 4 batches per epoch, validation every 6 iterations: epochs 1 and 3 end without one.
+    learner, state = run_loop([0.5, 0.5, 0.5, 0.5], early_stopping="epochs", stop_epochs=1,
+                              validation_frequency=6, epochs=20)
+    assert learner.validations[:2] == [5, 11]
+    assert state.stopped_by == "no-improvement" and state.epoch == 3
+
+
+def test_too_few_iterations_still_validate_once_at_the_last_one():
+    learner, state = run_loop([0.3], patience=2, validation_frequency=5, epochs=3)
+    assert state.stopped_by == "patience" and learner.steps == 3
+    assert state.best["iteration"] == 3 and state.best["valid_error"] == 0.3

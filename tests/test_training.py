@@ -81,10 +81,16 @@ def test_predict_names_the_class_of_image_files(mlp_run, cli, tmp_path):
     assert correct >= 4
 
 
-def test_resume_equals_uninterrupted(cli, tmp_path, monkeypatch):
+@pytest.mark.parametrize("schedule, stopping", [
+    (("--schedule", "exponential", "--optimizer", "adam", "--lr", "0.003"),
+     ("--early-stopping", "none")),
+    (("--schedule", "plateau",), ("--early-stopping", "epochs", "--stop-epochs", "2")),
+    (("--schedule", "cosine",), ("--early-stopping", "patience", "--patience", "30")),
+])
+def test_resume_equals_uninterrupted(cli, tmp_path, monkeypatch, schedule, stopping):
     args = ("--model", "lenet", "--model-arg", "filter_size=3", "--model-arg", "nkerns=4,8",
-            "--model-arg", "hidden=32", "--model-arg", "pool=1", "--schedule", "exponential",
-            "--optimizer", "adam", "--lr", "0.003", "--early-stopping", "none", *QUICK)
+            "--model-arg", "hidden=32", "--model-arg", "pool=1", *schedule, *stopping,
+            "--progress", "off", "--epochs", "4", "--batch-size", "128")
     whole, whole_metrics = train_digits(cli, tmp_path / "a", *args, "--name", "whole")
 
     import striate.training.session as session
@@ -113,6 +119,27 @@ def test_resume_equals_uninterrupted(cli, tmp_path, monkeypatch):
         np.testing.assert_array_equal(load_weights(resumed)[0][name], array)
 
 
+def test_resume_can_extend_a_run_and_records_it(cli, tmp_path):
+    run, metrics = train_digits(cli, tmp_path, "--model", "logreg", "--epochs", "2",
+                                "--progress", "off", "--name", "short")
+    assert metrics["epochs"] == 2
+    run, metrics = train_digits(cli, tmp_path, "--resume", run, "--epochs", "3")
+    assert metrics["epochs"] == 3 and config_from_yaml(run / "config.yaml").stop.epochs == 3
+    assert len((run / "metrics.csv").read_text().splitlines()) == 1 + 3
+
+
+def test_forged_train_state_is_refused(cli, mlp_run, tmp_path):
+    import shutil
+    copy = tmp_path / "copy"
+    shutil.copytree(mlp_run, copy)
+    for forged in ({"a": 1}, [1]):
+        torch.save(forged, copy / "train_state.pt")
+        before = tree_snapshot(copy)
+        result = cli("train", "--resume", copy)
+        assert result.code == 2 and "cannot be resumed" in result.err
+        assert tree_snapshot(copy) == before
+
+
 def test_resume_refuses_changed_settings(cli, mlp_run):
     before = tree_snapshot(mlp_run)
     result = cli("train", "--resume", mlp_run, "--model", "lenet")
@@ -126,12 +153,17 @@ def test_resume_refuses_changed_settings(cli, mlp_run):
     (["train", "--dataset", "digits", "--lr", "0"], "--lr must be a positive"),
     (["train", "--dataset", "digits", "--batch-size", "-5"], "--batch-size"),
     (["train", "--dataset", "digits", "--model-arg", "depth=3", "--model", "mlp"], "no option"),
-    (["train", "--dataset", "digits", "--model", "lenet"], "smaller than the 5x5"),
+    (["train", "--dataset", "digits", "--model", "lenet"], "leaves no pixels of 8x8 images"),
     (["train", "--frobnicate"], "unrecognized arguments"),
     (["train", "--resume", "no/such/run"], "not a striate run directory"),
     (["evaluate", "no/such/run"], "no checkpoint"),
     (["predict", "RUN", "missing.png"], None),
     (["frob"], "invalid choice"),
+    (["train", "--dataset", "digits", "--device", "cuda:x"], "--device must be"),
+    (["evaluate", "RUN", "--device", "foo"], "--device must be"),
+    (["train", "--dataset", "digits", "--model", "lenet", "--model-arg", "pool=0"], "positive"),
+    (["train", "--dataset", "digits", "--seed", "1000000000000000000"], "--seed must be in"),
+    (["train", "--dataset", "digits", "--patience-increase", "nan"], "finite number"),
 ])
 def test_bad_input_gets_one_line_exit_2_and_touches_nothing(cli, mlp_run, args, message):
     before = tree_snapshot(mlp_run.parent)

@@ -10,25 +10,26 @@ is a `torch.save` file that holds only tensors and plain containers, so it loads
 `torch.load(weights_only=True)`: it can never run code either.
 """
 
+import io
 import json
 from pathlib import Path
 
 import numpy as np
 
 from striate.errors import StriateError
-from striate.files import atomic_path
+from striate.files import atomic_write_bytes
 
 FORMAT_VERSION = 1
 WEIGHTS_FILE = "model.safetensors"
 
 
 def save_weights(path: Path, tensors: dict[str, np.ndarray], meta: dict) -> None:
-    from safetensors.numpy import save_file
+    from safetensors.numpy import save
 
     meta = {"format": FORMAT_VERSION, **meta}
     arrays = {name: np.ascontiguousarray(array) for name, array in tensors.items()}
-    with atomic_path(path) as tmp:
-        save_file(arrays, str(tmp), metadata={"striate": json.dumps(meta)})
+    # Serialised in memory first, so a full disk surfaces as an OSError of the atomic write.
+    atomic_write_bytes(path, save(arrays, metadata={"striate": json.dumps(meta)}))
 
 
 def resolve_checkpoint(run_or_checkpoint) -> Path:
@@ -59,10 +60,41 @@ def load_weights(path) -> tuple[dict[str, np.ndarray], dict]:
     except (KeyError, json.JSONDecodeError):
         raise StriateError(f"{path} has no striate metadata; only checkpoints written by "
                            "striate can be loaded") from None
+    check_metadata(meta, path)
+    return tensors, meta
+
+
+# What the metadata must hold, and of which type: the loaders index into it without asking again.
+METADATA_TYPES = {"format": int, "model": str, "model_args": dict, "input_shape": list,
+                  "class_names": list, "pixel_max": (int, float), "standardize": dict,
+                  "config": dict}
+
+
+def check_metadata(meta, path) -> None:
+    def refuse(problem: str):
+        return StriateError(f"{path} is not a valid striate checkpoint ({problem}); use a "
+                            "checkpoint written by `striate train`")
+
+    if not isinstance(meta, dict):
+        raise refuse("metadata is not a mapping")
     if meta.get("format") != FORMAT_VERSION:
         raise StriateError(f"{path} uses checkpoint format {meta.get('format')}, this striate "
-                           f"reads format {FORMAT_VERSION}; upgrade striate")
-    return tensors, meta
+                           f"reads format {FORMAT_VERSION}; use a checkpoint of this version")
+    for key, kind in METADATA_TYPES.items():
+        if not isinstance(meta.get(key), kind):
+            raise refuse(f"metadata field {key!r} is missing or of the wrong type")
+    shape, names, stats = meta["input_shape"], meta["class_names"], meta["standardize"]
+    if len(shape) != 3 or not all(isinstance(n, int) and n > 0 for n in shape):
+        raise refuse(f"input_shape {shape} is not three positive sizes")
+    if not names or not all(isinstance(name, str) for name in names):
+        raise refuse("class_names is not a list of names")
+    for key in ("mean", "std"):
+        values = stats.get(key)
+        if not (isinstance(values, list) and len(values) == shape[0]
+                and all(isinstance(v, (int, float)) for v in values)):
+            raise refuse(f"standardize.{key} does not give one number per input channel")
+    if not all(v > 0 for v in stats["std"]):
+        raise refuse("standardize.std has a value that is not positive")
 
 
 def check_tensors_match(tensors: dict[str, np.ndarray], expected: dict[str, tuple],
@@ -83,8 +115,9 @@ def check_tensors_match(tensors: dict[str, np.ndarray], expected: dict[str, tupl
 def save_state(path: Path, state: dict) -> None:
     import torch
 
-    with atomic_path(path) as tmp:
-        torch.save(state, tmp)
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    atomic_write_bytes(path, buffer.getvalue())
 
 
 def load_state(path: Path) -> dict:

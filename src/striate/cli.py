@@ -9,8 +9,8 @@ import sys
 
 import yaml
 
-from striate.config import (TrainConfig, apply_mapping, config_from_yaml, field_type,
-                            section_fields)
+from striate.config import (TrainConfig, apply_mapping, check_device, config_from_yaml,
+                            field_type, flag_name, section_fields)
 from striate.errors import StriateError
 
 
@@ -21,20 +21,17 @@ class Parser(argparse.ArgumentParser):
         raise StriateError(f"{message} (see `{self.prog} --help`)")
 
 
-def flag(name: str) -> str:
-    return "--" + name.replace("_", "-")
-
-
 def parse_model_arg(text: str) -> tuple[str, object]:
     key, sep, value = text.partition("=")
     if not sep or not key:
         raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
     try:
-        parts = [yaml.safe_load(part) for part in value.split(",")] if "," in value \
-            else yaml.safe_load(value)
+        parsed = yaml.safe_load(value)  # YAML: 500, tanh, [500, 300], {a: 1}
+        if isinstance(parsed, str) and "," in parsed:  # the shorthand 500,300 for [500, 300]
+            parsed = [yaml.safe_load(part) for part in parsed.split(",")]
     except yaml.YAMLError:
         raise argparse.ArgumentTypeError(f"cannot read the value of {text!r}") from None
-    return key, parts
+    return key, parsed
 
 
 def add_config_flags(parser: argparse.ArgumentParser) -> None:
@@ -43,18 +40,18 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
     for section, leaf in section_fields():
         group = groups.setdefault(section, parser.add_argument_group(f"{section} options"))
         kind, help_text = field_type(leaf), leaf.metadata["help"]
-        if "(default:" not in help_text:
+        if "default:" not in help_text:
             help_text += f" (default: {leaf.default})"
         if kind is dict:
             group.add_argument("--model-arg", dest=leaf.name, action="append",
                                type=parse_model_arg, metavar="KEY=VALUE",
                                default=argparse.SUPPRESS, help=help_text)
         elif kind is bool:
-            group.add_argument(flag(leaf.name), dest=leaf.name,
+            group.add_argument(flag_name(leaf.name), dest=leaf.name,
                                action=argparse.BooleanOptionalAction,
                                default=argparse.SUPPRESS, help=help_text)
         else:
-            group.add_argument(flag(leaf.name), dest=leaf.name, type=kind,
+            group.add_argument(flag_name(leaf.name), dest=leaf.name, type=kind,
                                choices=leaf.metadata["choices"], default=argparse.SUPPRESS,
                                help=help_text)
 
@@ -100,14 +97,13 @@ def cmd_train(args) -> None:
           f"(accuracy {metrics['test_accuracy']:.2%})")
     print(f"{metrics['epochs']} epochs in {metrics['wall_time_s']:.1f} s, stopped by "
           f"{metrics['stopped_by']}")
-    print(f"run directory {run.path}: config.yaml, run.json, metrics.csv, metrics.json, "
-          f"model.safetensors, train_state.pt")
+    print(f"run directory {run.path}: {', '.join(sorted(p.name for p in run.path.iterdir()))}")
 
 
 def cmd_evaluate(args) -> None:
     from striate.inference import evaluate
 
-    result = evaluate(args.checkpoint, args.split, args.data_dir, args.device)
+    result = evaluate(args.checkpoint, args.split, args.data_dir, check_device(args.device))
     print(f"{result['split']}: {result['examples']} examples, loss {result['loss']:.4f}, "
           f"error {result['error']:.2%}, accuracy {result['accuracy']:.2%}")
 
@@ -115,7 +111,7 @@ def cmd_evaluate(args) -> None:
 def cmd_predict(args) -> None:
     from striate.inference import predict
 
-    for row in predict(args.checkpoint, args.images, args.device):
+    for row in predict(args.checkpoint, args.images, check_device(args.device)):
         print(f"{row['image']}\t{row['class']}\t{row['probability']:.4f}")
 
 
@@ -190,6 +186,10 @@ def main(argv=None) -> int:
         args.handler(args)
     except StriateError as error:
         print(f"striate: error: {error}", file=sys.stderr)
+        return 2
+    except MemoryError:
+        print("striate: error: out of memory; use a smaller --image-size, --batch-size or "
+              "data set", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("striate: interrupted", file=sys.stderr)

@@ -39,8 +39,8 @@ class DataConfig:
                                    "and std; --no-normalize feeds [0, 1] pixels as the "
                                    "Deep Learning Tutorials do")
     image_size: str | None = option(None, "HxW to resize folder images to (folder data set only)")
-    channels: str = option("auto", "folder images: auto, 1 (gray) or 3 (RGB)",
-                           choices=("auto", "1", "3"))
+    channels: str = option("auto", "folder images: auto, 1 or gray, 3 or rgb",
+                           choices=("auto", "1", "gray", "3", "rgb"))
 
     def validate(self) -> None:
         if self.valid_size is not None and self.valid_size < 1:
@@ -59,9 +59,12 @@ def parse_image_size(text: str | None) -> tuple[int, int] | None:
         height, width = (int(part) for part in str(text).lower().split("x"))
     except ValueError:
         raise StriateError(f"--image-size must look like 32x32, got {text!r}") from None
-    if height < 1 or width < 1:
-        raise StriateError(f"--image-size must be positive, got {text!r}")
+    if not (1 <= height <= MAX_SIDE and 1 <= width <= MAX_SIDE):
+        raise StriateError(f"--image-size sides must be between 1 and {MAX_SIDE}, got {text!r}")
     return height, width
+
+
+MAX_SIDE = 4096  # pixels; a whole data set is held in memory, so anything larger is a typo
 
 
 @dataclass
@@ -111,7 +114,7 @@ SCHEDULES = ("constant", "inverse-time", "exponential", "step", "plateau", "cosi
 class ScheduleConfig:
     schedule: str = option("cosine", "learning-rate schedule over epochs", choices=SCHEDULES)
     lr_decay: float = option(0.95, "exponential: lr *= lr_decay each epoch (cs231n); "
-                                   "step/plateau: the factor applied")
+                                   "step: the factor applied every --step-epochs")
     inverse_time_decay: float = option(0.1, "inverse-time: lr = eta0 / (1 + d * epoch)")
     step_epochs: int = option(10, "step: epochs between decays")
     min_lr_ratio: float = option(1 / 1024, "plateau: stop once lr falls below eta0 * this")
@@ -168,10 +171,25 @@ class RunConfig:
                            choices=("auto", "on", "off"))
 
     def validate(self) -> None:
-        if self.seed < 0:
-            raise StriateError(f"--seed must be >= 0, got {self.seed}")
-        if not (self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:")):
-            raise StriateError(f"--device must be auto, cpu, cuda or cuda:N, got {self.device!r}")
+        if not 0 <= self.seed < 2 ** 32:
+            raise StriateError(f"--seed must be in [0, 2**32), got {self.seed}")
+        check_device(self.device)
+        check_run_name(self.name)
+
+
+def check_device(spec: str) -> str:
+    """auto, cpu, cuda or cuda:N; whether that device exists is the engine's question."""
+    kind, _, index = spec.partition(":")
+    if not (spec in ("auto", "cpu", "cuda") or kind == "cuda" and index.isdigit()):
+        raise StriateError(f"--device must be auto, cpu, cuda or cuda:N, got {spec!r}")
+    return spec
+
+
+def check_run_name(name: str | None) -> None:
+    """A run name is one directory inside --out-dir, never a path that leaves it."""
+    if name is not None and (not name or name in (".", "..") or "/" in name or "\\" in name):
+        raise StriateError(f"--name must be a plain directory name, got {name!r}; use --out-dir "
+                           "to choose where runs go")
 
 
 # The training budget depends on the data set's size: digits has 1,294 training images, 40x fewer
@@ -210,6 +228,11 @@ class TrainConfig:
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+
+def flag_name(field_name: str) -> str:
+    """The command-line flag of a setting."""
+    return "--model-arg" if field_name == "model_args" else "--" + field_name.replace("_", "-")
 
 
 def positive(value, flag: str) -> None:
@@ -253,6 +276,8 @@ def coerce(value, leaf: dataclasses.Field, where: str):
         raise StriateError(f"{where}: {leaf.name} must be {kind.__name__}, got {value!r}")
     choices = leaf.metadata.get("choices")
     value = float(value) if kind is float else value
+    if kind is float and not math.isfinite(value):
+        raise StriateError(f"{where}: {leaf.name} must be a finite number, got {value}")
     if choices and value not in choices:
         raise StriateError(f"{where}: {leaf.name} must be one of {', '.join(choices)}, "
                            f"got {value!r}")

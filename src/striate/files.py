@@ -22,6 +22,9 @@ def atomic_path(path: Path):
     except OSError as error:
         raise StriateError(f"cannot write in {path.parent}: {error.strerror}; "
                            "choose a writable directory") from None
+    # mkstemp makes the file private (0600); give it the mode a plain open() would have, so
+    # runs and shared data directories stay readable by the people the umask allows.
+    os.fchmod(fd, 0o666 & ~current_umask())
     os.close(fd)
     tmp = Path(tmp_name)
     try:
@@ -45,3 +48,9 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 
 def atomic_write_text(path: Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

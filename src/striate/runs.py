@@ -23,7 +23,7 @@ from striate.errors import StriateError
 from striate.files import atomic_write_text
 
 CONFIG, RUN_INFO, METRICS_CSV, METRICS_JSON = "config.yaml", "run.json", "metrics.csv", "metrics.json"
-WEIGHTS, TRAIN_STATE = "model.safetensors", "train_state.pt"
+TRAIN_STATE = "train_state.pt"
 
 
 class RunDir:
@@ -63,8 +63,11 @@ class RunDir:
     def __truediv__(self, name: str) -> Path:
         return self.path / name
 
-    def write_start(self, config: TrainConfig, versions: dict) -> None:
+    def write_config(self, config: TrainConfig) -> None:
         atomic_write_text(self / CONFIG, to_yaml(config))
+
+    def write_start(self, config: TrainConfig, versions: dict) -> None:
+        self.write_config(config)
         info = {"seed": config.run.seed, "command": sys.argv, "started": time.strftime("%FT%T%z"),
                 "host": platform.node(), "versions": {"striate": __version__,
                                                        "python": platform.python_version(),

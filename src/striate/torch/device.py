@@ -1,9 +1,11 @@
 import torch
 
+from striate.config import check_device
 from striate.errors import StriateError
 
 
 def resolve_device(spec: str) -> torch.device:
+    check_device(spec)
     if spec == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     device = torch.device(spec)

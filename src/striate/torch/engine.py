@@ -36,5 +36,6 @@ def load_model(checkpoint, device: str = "auto") -> tuple[torch.nn.Module, dict]
     expected = {name: tuple(value.shape) for name, value in model.state_dict().items()}
     check_tensors_match(tensors, expected, checkpoint, meta["model"])
     model.load_state_dict({name: torch.from_numpy(array) for name, array in tensors.items()})
-    meta["standardize"] = Standardize(**meta["standardize"])
+    meta["standardize"] = Standardize(tuple(meta["standardize"]["mean"]),
+                                      tuple(meta["standardize"]["std"]))
     return model.to(resolve_device(device)).eval(), meta

@@ -7,6 +7,7 @@ the defaults used. Parameter names match the checkpoint format (`conv1.weight`, 
 
 import inspect
 import math
+import warnings
 
 import torch
 from torch import nn
@@ -28,8 +29,10 @@ def create_model(name: str, input_shape: tuple[int, int, int], num_classes: int,
                  **options) -> nn.Module:
     check_model_options(name, options)
     try:
-        return MODELS[name](tuple(input_shape), num_classes, **options)
-    except (TypeError, ValueError, RuntimeError) as error:
+        with warnings.catch_warnings():  # torch warns about e.g. zero-size layers; we refuse them
+            warnings.simplefilter("error")
+            return MODELS[name](tuple(input_shape), num_classes, **options)
+    except (TypeError, ValueError, RuntimeError, ZeroDivisionError, UserWarning) as error:
         raise StriateError(f"cannot build {name} with options {options} for input "
                            f"{tuple(input_shape)}: {error}; check --model-arg values") from None
 
@@ -143,14 +146,18 @@ class ConvPool(nn.Module):
 def lenet(input_shape, num_classes, nkerns=(20, 50), filter_size=5, pool=2, hidden=500,
           activation="tanh"):
     """LeNet-5 as in the tutorial's convolutional_mlp.py: two conv-pool-tanh stages, 500 tanh units."""
+    nkerns = [nkerns] if isinstance(nkerns, int) else list(nkerns)
+    if min(filter_size, pool, hidden, *nkerns) < 1:
+        raise ValueError("filter_size, pool, hidden and nkerns must be positive")
     channels, height, width = input_shape
     stages, in_channels = nn.Sequential(), channels
     for index, kernels in enumerate(nkerns, start=1):
-        if min(height, width) < filter_size:
-            raise ValueError(f"stage {index} gets {height}x{width} maps, smaller than the "
-                             f"{filter_size}x{filter_size} filters; use --model-arg "
-                             "filter_size=3, fewer nkerns, or bigger images")
         height, width = (height - filter_size + 1) // pool, (width - filter_size + 1) // pool
+        if min(height, width) < 1:
+            raise ValueError(f"stage {index} of {filter_size}x{filter_size} filters and "
+                             f"{pool}x{pool} pooling leaves no pixels of {input_shape[1]}x"
+                             f"{input_shape[2]} images; use fewer stages (nkerns), a smaller "
+                             "filter_size, or a model for small images such as mlp")
         stages.add_module(f"conv{index}", ConvPool(in_channels, kernels, filter_size, pool,
                                                    activation))
         in_channels = kernels

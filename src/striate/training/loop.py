@@ -53,14 +53,14 @@ class Loop:
             if state.stopped_by:
                 break
             learner.start_epoch(epoch)
-            improved = False
+            validated = improved = False
             for batch in range(n_batches):
                 iteration = epoch * n_batches + batch
                 lr = self.schedule.lr(epoch + batch / n_batches)
                 learner.train_step(batch, lr)
                 bar.update()
                 if (iteration + 1) % frequency == 0:
-                    valid = learner.evaluate("valid")
+                    valid, validated = learner.evaluate("valid"), True
                     if stopper.observe(iteration, valid[1], valid[0]):
                         improved = True
                         self.record_best(epoch, iteration, valid)
@@ -71,7 +71,8 @@ class Loop:
                     break
             train_loss, train_error = learner.end_epoch()
             stopper.end_epoch()
-            if self.schedule.end_epoch(improved):
+            # An epoch that never validated says nothing about a plateau.
+            if validated and self.schedule.end_epoch(improved):
                 state.stopped_by = "plateau"
             elif stopper.should_stop(iteration) and not state.stopped_by:
                 state.stopped_by = "no-improvement"
@@ -79,14 +80,15 @@ class Loop:
             state.history.append({
                 "epoch": epoch + 1, "iteration": iteration + 1, "lr": lr,
                 "train_loss": train_loss, "train_error": train_error,
-                "valid_loss": valid[0], "valid_error": valid[1],
+                "valid_loss": valid[0], "valid_error": valid[1], "valid_accuracy": 1 - valid[1],
                 "best_valid_error": stopper.best_error, "time_s": round(state.elapsed, 3)})
             on_epoch_end(self, improved)
         bar.close()
         if not state.best:  # too few iterations to reach a validation point: validate once now
             valid = learner.evaluate("valid")
-            stopper.observe(state.epoch * n_batches - 1, valid[1], valid[0])
-            self.record_best(state.epoch - 1, state.epoch * n_batches - 1, valid)
+            last = state.history[-1]["iteration"] - 1
+            stopper.observe(last, valid[1], valid[0])
+            self.record_best(state.epoch - 1, last, valid)
         state.stopped_by = state.stopped_by or "max-epochs"
         learner.restore_best()
         return state
@@ -95,7 +97,7 @@ class Loop:
         test = self.learner.evaluate("test")
         self.learner.keep_best()
         self.state.best = {"epoch": epoch + 1, "iteration": iteration + 1,
-                           "valid_loss": valid[0], "valid_error": valid[1],
+                           "valid_loss": valid[0], "valid_error": valid[1], "valid_accuracy": 1 - valid[1],
                            "test_loss": test[0], "test_error": test[1]}
 
     def state_dict(self) -> dict:

@@ -4,11 +4,11 @@ Everything that can fail on bad input (config, data, model options) is resolved 
 directory is created, so a mistake never leaves a half-made run behind.
 """
 
-from striate.checkpoint import save_state, load_state, save_weights
-from striate.config import TrainConfig, parse_image_size
+from striate.checkpoint import WEIGHTS_FILE, load_state, save_state, save_weights
+from striate.config import TrainConfig, flag_name, parse_image_size
 from striate.data import Dataset, Split, Standardize, load_dataset, split_validation
 from striate.errors import StriateError
-from striate.runs import TRAIN_STATE, WEIGHTS, RunDir
+from striate.runs import TRAIN_STATE, RunDir
 from striate.training.loop import Loop
 
 
@@ -53,7 +53,9 @@ def train(config: TrainConfig, resume: RunDir | None = None, show_progress: bool
     learner = engine.build_learner(config, dataset, splits, standardize)
     loop = Loop(learner, config, show_progress)
     if resume is not None:
-        loop.load_state_dict(load_state(resume / TRAIN_STATE))
+        restore(loop, resume)
+        if resume.config() != config:
+            resume.write_config(config)
     run = resume or RunDir.create(config)
     if resume is None:
         run.write_start(config, engine.versions())
@@ -64,20 +66,30 @@ def train(config: TrainConfig, resume: RunDir | None = None, show_progress: bool
 
     def save_checkpoint(loop: Loop, improved: bool) -> None:
         if improved:
-            save_weights(run / WEIGHTS, loop.learner.best_weights(), meta)
+            save_weights(run / WEIGHTS_FILE, loop.learner.best_weights(), meta)
         save_state(run / TRAIN_STATE, loop.state_dict())
         run.write_history(loop.state.history)
 
     state = loop.run(on_epoch_end=save_checkpoint)
-    save_weights(run / WEIGHTS, learner.best_weights(), meta)
+    save_weights(run / WEIGHTS_FILE, learner.best_weights(), meta)
     metrics = final_metrics(state)
     run.write_metrics(metrics)
     return run, metrics
 
 
+def restore(loop: Loop, run: RunDir) -> None:
+    try:
+        loop.load_state_dict(load_state(run / TRAIN_STATE))
+    except (KeyError, TypeError, ValueError, AttributeError, RuntimeError, IndexError):
+        raise StriateError(f"{run / TRAIN_STATE} does not match the run's config.yaml (edited "
+                           "or from another run), so the run cannot be resumed; start a new "
+                           "run") from None
+
+
 def final_metrics(state) -> dict:
     best = state.best
     return {"best_valid_error": best["valid_error"], "best_valid_loss": best["valid_loss"],
+            "best_valid_accuracy": 1.0 - best["valid_error"],
             "test_error": best["test_error"], "test_loss": best["test_loss"],
             "test_accuracy": 1.0 - best["test_error"], "best_epoch": best["epoch"],
             "best_iteration": best["iteration"], "epochs": state.epoch,
@@ -86,7 +98,10 @@ def final_metrics(state) -> dict:
 
 
 def resume_config(run: RunDir, overrides: dict) -> TrainConfig:
-    """The run's own config, with only the settings that may change on resume overridden."""
+    """The run's own config, with only the settings that may change on resume overridden.
+
+    train() writes the changes back to config.yaml once the run is restored, so that the file
+    always describes the run."""
     config = run.config()
     settings = {leaf: section for section in config.sections().values() for leaf in vars(section)}
     for name, value in overrides.items():
@@ -94,7 +109,7 @@ def resume_config(run: RunDir, overrides: dict) -> TrainConfig:
             continue
         if name not in ("epochs", "device", "progress"):
             raise StriateError(f"--resume continues {run.path} with its own config.yaml; drop "
-                               f"--{name.replace('_', '-')} (only --epochs, --device and "
-                               "--progress may change) or start a new run")
+                               f"{flag_name(name)} (only --epochs, --device and --progress may "
+                               "change) or start a new run")
         setattr(settings[name], name, value)
     return config

@@ -70,18 +70,26 @@ class PatienceRule(BestTracker):
 
 
 class EpochsWithoutImprovement(BestTracker):
+    """Counts validated epochs without a new best; an epoch that did not validate (a
+    --validation-frequency longer than an epoch) is no evidence either way."""
+
     def __init__(self, epochs: int):
         super().__init__()
         self.epochs = epochs
         self.flat_epochs = 0
-        self.improved_this_epoch = False
+        self.validated_this_epoch = self.improved_this_epoch = False
+
+    def observe(self, iteration: int, error: float, loss: float = math.inf) -> bool:
+        self.validated_this_epoch = True
+        return super().observe(iteration, error, loss)
 
     def on_improvement(self, iteration: int, error: float) -> None:
         self.improved_this_epoch = True
 
     def end_epoch(self) -> None:
-        self.flat_epochs = 0 if self.improved_this_epoch else self.flat_epochs + 1
-        self.improved_this_epoch = False
+        if self.validated_this_epoch:
+            self.flat_epochs = 0 if self.improved_this_epoch else self.flat_epochs + 1
+        self.validated_this_epoch = self.improved_this_epoch = False
 
     def should_stop(self, iteration: int) -> bool:
         return self.flat_epochs >= self.epochs
