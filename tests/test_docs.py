@@ -54,3 +54,19 @@ def parse_and_validate(line):
 
 def test_docs_have_commands():
     assert len(list(documented_commands())) >= 20
+
+
+def test_docs_hold_no_placeholders():
+    for page in PAGES:
+        assert not re.search(r"\b[A-Z]+(_[A-Z]+)*_RESULT\b", page.read_text()), page.name
+
+
+def test_yaml_examples_load_as_configs(tmp_path):
+    from striate.config import config_from_yaml
+    blocks = [block for page in PAGES
+              for block in re.findall(r"```yaml\n(.*?)```", page.read_text(), flags=re.S)]
+    assert blocks
+    for index, block in enumerate(blocks):
+        path = tmp_path / f"{index}.yaml"
+        path.write_text(block)
+        config_from_yaml(path).validate()
