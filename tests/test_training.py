@@ -207,3 +207,12 @@ def test_python_dash_m_and_help(tmp_path):
     done = subprocess.run([sys.executable, "-m", "striate", "models"], capture_output=True,
                           text=True)
     assert done.returncode == 0 and "lenet" in done.stdout and "nkerns=(20, 50)" in done.stdout
+
+
+def test_an_unwritable_out_dir_is_a_clear_error(cli, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("a file where the runs directory should go")
+    result = cli("train", "--dataset", "digits", "--model", "logreg", "--out-dir",
+                 blocker / "runs")
+    assert result.code == 2 and "pass a writable --out-dir" in result.err
+    assert blocker.read_text().startswith("a file")
