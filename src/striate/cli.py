@@ -9,8 +9,8 @@ import sys
 
 import yaml
 
-from striate.config import (TrainConfig, apply_mapping, check_device, config_from_yaml,
-                            field_type, flag_name, section_fields)
+from striate.config import (ENGINES, TrainConfig, apply_mapping, check_device,
+                            config_from_yaml, field_type, flag_name, section_fields)
 from striate.errors import StriateError
 
 
@@ -103,7 +103,8 @@ def cmd_train(args) -> None:
 def cmd_evaluate(args) -> None:
     from striate.inference import evaluate
 
-    result = evaluate(args.checkpoint, args.split, args.data_dir, check_device(args.device))
+    result = evaluate(args.checkpoint, args.split, args.data_dir, check_device(args.device),
+                      args.engine)
     print(f"{result['split']}: {result['examples']} examples, loss {result['loss']:.4f}, "
           f"error {result['error']:.2%}, accuracy {result['accuracy']:.2%}")
 
@@ -111,7 +112,7 @@ def cmd_evaluate(args) -> None:
 def cmd_predict(args) -> None:
     from striate.inference import predict
 
-    for row in predict(args.checkpoint, args.images, check_device(args.device)):
+    for row in predict(args.checkpoint, args.images, check_device(args.device), args.engine):
         print(f"{row['image']}\t{row['class']}\t{row['probability']:.4f}")
 
 
@@ -137,6 +138,12 @@ def cmd_models(args) -> None:
         print(f"{name:<10} {describe(name)}\n{'':<10} options: {options or 'none'}")
 
 
+def add_engine_flag(parser) -> None:
+    parser.add_argument("--engine", default=None, choices=ENGINES,
+                        help="engine to run the checkpoint with (default: the one that "
+                             "trained it)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="striate", description="Deep-learning image classification, the "
                     "tutorials' way, fast.")
@@ -155,6 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--split", default="test", choices=("train", "valid", "test"))
     evaluate.add_argument("--data-dir", default=None, help="where the data set is")
     evaluate.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    add_engine_flag(evaluate)
     evaluate.set_defaults(handler=cmd_evaluate)
 
     predict = commands.add_parser("predict", help="class and probability of image files",
@@ -162,6 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("checkpoint", metavar="CHECKPOINT")
     predict.add_argument("images", metavar="IMAGE", nargs="+")
     predict.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    add_engine_flag(predict)
     predict.set_defaults(handler=cmd_predict)
 
     datasets = commands.add_parser("datasets", help="which data sets are here and how to get "

@@ -161,8 +161,13 @@ class StopConfig:
                                f"got {self.improvement_threshold}")
 
 
+ENGINES = ("torch", "numpy")
+
+
 @dataclass
 class RunConfig:
+    engine: str = option("torch", "torch (fast, CPU or CUDA) or numpy (every layer by hand)",
+                         choices=ENGINES)
     seed: int = option(0, "random seed: data split, initial weights, minibatch order")
     device: str = option("auto", "auto (CUDA when present), cpu, cuda or cuda:N")
     out_dir: str = option("runs", "parent directory of run directories")

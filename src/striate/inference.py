@@ -1,26 +1,37 @@
 """Using a trained model: evaluate it on a split, or predict the classes of image files.
 
-Both read everything from the checkpoint's metadata (model, options, input shape, classes and the
-training config), so the data reach the model exactly as they did in training.
+Both read everything from the checkpoint's metadata (model, options, input shape, classes, input
+statistics and the training config), so the data reach the model exactly as in training, and both
+work the same for either engine: the engine only turns standardized images into probabilities.
 """
 
 from pathlib import Path
 
-import torch
+import numpy as np
 
+from striate.checkpoint import load_weights
 from striate.config import TrainConfig, apply_mapping
-from striate.data import load_image
+from striate.data import Standardize, load_image
+from striate.engines import get_engine
 from striate.errors import StriateError
 from striate.training.session import load_data, prepare_splits
 
+BATCH = 2048  # images per forward pass
+
+
+def load_predictor(checkpoint, engine: str | None, device: str):
+    """(predict_proba, metadata); the engine defaults to the one that trained the checkpoint."""
+    _, meta = load_weights(checkpoint)
+    return get_engine(engine or meta.get("engine", "torch")).load_predictor(checkpoint, device)
+
+
+def standardize_of(meta: dict) -> Standardize:
+    return Standardize(tuple(meta["standardize"]["mean"]), tuple(meta["standardize"]["std"]))
+
 
 def evaluate(checkpoint, split: str = "test", data_dir: str | None = None,
-             device: str = "auto") -> dict:
-    from striate.torch.data import DeviceSplit
-    from striate.torch.engine import load_model
-    from striate.torch.learner import evaluate_split
-
-    model, meta = load_model(checkpoint, device)
+             device: str = "auto", engine: str | None = None) -> dict:
+    predict_proba, meta = load_predictor(checkpoint, engine, device)
     config = apply_mapping(TrainConfig(), meta["config"], f"{checkpoint} metadata")
     if data_dir is not None:
         config.data.data_dir = data_dir
@@ -32,27 +43,28 @@ def evaluate(checkpoint, split: str = "test", data_dir: str | None = None,
                            f"expects {tuple(meta['input_shape'])} and {len(meta['class_names'])}; "
                            "point --data-dir at the data it was trained on")
     data = prepare_splits(dataset, config)[split]
-    device_split = DeviceSplit(data, dataset.pixel_max, meta["standardize"],
-                               next(model.parameters()).device)
-    loss, error = evaluate_split(model, device_split)
-    return {"split": split, "examples": len(data), "loss": loss, "error": error,
-            "accuracy": 1.0 - error}
+    standardize = standardize_of(meta)
+    nll_sum, wrong = 0.0, 0
+    for start in range(0, len(data), BATCH):
+        images = standardize.apply(data.images[start:start + BATCH], dataset.pixel_max)
+        labels = data.labels[start:start + BATCH]
+        probabilities = predict_proba(images)                          # (B, classes)
+        picked = probabilities[np.arange(len(labels)), labels]
+        nll_sum += float(-np.log(np.maximum(picked, np.finfo(np.float32).tiny)).sum())
+        wrong += int((probabilities.argmax(axis=1) != labels).sum())
+    return {"split": split, "examples": len(data), "loss": nll_sum / len(data),
+            "error": wrong / len(data), "accuracy": 1.0 - wrong / len(data)}
 
 
-def predict(checkpoint, images: list[str], device: str = "auto") -> list[dict]:
-    from striate.torch.data import standardize_
-    from striate.torch.engine import load_model
-
-    model, meta = load_model(checkpoint, device)
+def predict(checkpoint, images: list[str], device: str = "auto",
+            engine: str | None = None) -> list[dict]:
+    predict_proba, meta = load_predictor(checkpoint, engine, device)
     channels, height, width = meta["input_shape"]
-    # load_image gives uint8 0..255; training divided by the data set's white level, so / 255
-    # maps both to the same [0, 1] range.
-    batch = torch.stack([torch.from_numpy(load_image(Path(path), (height, width), channels))
-                         for path in images])                       # (N, C, H, W) uint8
-    batch = standardize_(batch.to(next(model.parameters()).device).float() / 255.0,
-                         meta["standardize"])
-    with torch.inference_mode():
-        probabilities = model(batch).softmax(dim=1)                  # (N, classes)
-    best, index = probabilities.max(dim=1)
-    return [{"image": path, "class": meta["class_names"][i], "probability": p}
-            for path, i, p in zip(images, index.tolist(), best.tolist())]
+    pixels = np.stack([load_image(Path(path), (height, width), channels)
+                       for path in images])                            # (N, C, H, W) uint8
+    # load_image gives 0..255 for every data set; training divided by the data set's own white
+    # level, so both land on the same [0, 1] scale before standardizing.
+    probabilities = predict_proba(standardize_of(meta).apply(pixels, 255.0))  # (N, classes)
+    best = probabilities.argmax(axis=1)
+    return [{"image": path, "class": meta["class_names"][i], "probability": float(p[i])}
+            for path, i, p in zip(images, best, probabilities)]

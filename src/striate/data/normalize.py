@@ -39,5 +39,14 @@ class Standardize:
         std[std < 1e-6] = 1.0  # a constant channel carries nothing; do not divide by ~0
         return cls(tuple(mean.tolist()), tuple(std.tolist()))
 
+    def apply(self, images: np.ndarray, pixel_max: float) -> np.ndarray:
+        """(N, C, H, W) pixels -> (N, C, H, W) float32, scaled to [0, 1] and standardized."""
+        mean = np.asarray(self.mean, np.float32).reshape(1, -1, 1, 1)
+        std = np.asarray(self.std, np.float32).reshape(1, -1, 1, 1)
+        scaled = images.astype(np.float32) / np.float32(pixel_max)
+        scaled -= mean
+        scaled /= std
+        return scaled
+
     def to_dict(self) -> dict:
         return {"mean": list(self.mean), "std": list(self.std)}

@@ -27,15 +27,24 @@ def build_learner(config: TrainConfig, dataset: Dataset, splits: dict[str, Split
 
 
 def load_model(checkpoint, device: str = "auto") -> tuple[torch.nn.Module, dict]:
-    """Rebuild the model a checkpoint was trained as and load its weights; (model, metadata).
-
-    metadata["standardize"] is the Standardize the model's inputs need."""
+    """Rebuild the model a checkpoint was trained as and load its weights; (model, metadata)."""
     tensors, meta = load_weights(checkpoint)
     model = create_model(meta["model"], meta["input_shape"], len(meta["class_names"]),
                          **meta["model_args"])
     expected = {name: tuple(value.shape) for name, value in model.state_dict().items()}
     check_tensors_match(tensors, expected, checkpoint, meta["model"])
     model.load_state_dict({name: torch.from_numpy(array) for name, array in tensors.items()})
-    meta["standardize"] = Standardize(tuple(meta["standardize"]["mean"]),
-                                      tuple(meta["standardize"]["std"]))
     return model.to(resolve_device(device)).eval(), meta
+
+
+def load_predictor(checkpoint, device: str = "auto"):
+    """(predict_proba, metadata): standardized (N, C, H, W) float32 -> (N, classes) numpy."""
+    model, meta = load_model(checkpoint, device)
+    device = next(model.parameters()).device
+
+    @torch.inference_mode()
+    def predict_proba(images):
+        logits = model(torch.from_numpy(images).to(device))           # (N, classes)
+        return logits.softmax(dim=1).cpu().numpy()
+
+    return predict_proba, meta

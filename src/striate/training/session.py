@@ -7,6 +7,7 @@ directory is created, so a mistake never leaves a half-made run behind.
 from striate.checkpoint import WEIGHTS_FILE, load_state, save_state, save_weights
 from striate.config import TrainConfig, flag_name, parse_image_size
 from striate.data import Dataset, Split, Standardize, load_dataset, split_validation
+from striate.engines import get_engine
 from striate.errors import StriateError
 from striate.runs import TRAIN_STATE, RunDir
 from striate.training.loop import Loop
@@ -35,7 +36,7 @@ def fit_standardize(config: TrainConfig, dataset: Dataset, train: Split) -> Stan
 
 
 def model_metadata(config: TrainConfig, dataset: Dataset, standardize: Standardize) -> dict:
-    return {"engine": "torch", "model": config.model.model, "model_args": config.model.model_args,
+    return {"engine": config.run.engine, "model": config.model.model, "model_args": config.model.model_args,
             "input_shape": list(dataset.input_shape), "class_names": list(dataset.class_names),
             "pixel_max": dataset.pixel_max, "standardize": standardize.to_dict(),
             "dataset": dataset.name, "config": config.to_dict()}
@@ -43,9 +44,8 @@ def model_metadata(config: TrainConfig, dataset: Dataset, standardize: Standardi
 
 def train(config: TrainConfig, resume: RunDir | None = None, show_progress: bool = False,
           echo=print) -> tuple[RunDir, dict]:
-    from striate.torch import engine
-
     config.validate()
+    engine = get_engine(config.run.engine)
     engine.check_model_options(config.model.model, config.model.model_args)
     dataset = load_data(config)
     splits = prepare_splits(dataset, config)
