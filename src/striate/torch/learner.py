@@ -13,6 +13,7 @@ from torch import nn
 
 from striate.config import OptimConfig
 from striate.torch.data import DeviceSplit
+from striate.training.order import epoch_order
 
 EVAL_BATCH = 4096  # examples per evaluation forward: large, since no activations are kept
 
@@ -79,9 +80,8 @@ class TorchLearner:
 
     def start_epoch(self, epoch: int) -> None:
         train = self.splits["train"]
-        # Seeded by (seed, epoch) rather than carried along, so a resumed run sees the same order.
-        generator = torch.Generator().manual_seed(self.seed * 100_003 + epoch)
-        self.order = torch.randperm(len(train), generator=generator).to(train.labels.device)
+        order = epoch_order(self.seed, epoch, len(train))
+        self.order = torch.from_numpy(order).to(train.labels.device)
         self.loss_sum = torch.zeros((), device=train.labels.device)
         self.wrong = torch.zeros((), dtype=torch.int64, device=train.labels.device)
         self.model.train()
