@@ -30,5 +30,9 @@ demo: data
 test: $(STAMP)
 	$(PY) -m pytest
 
+# Speed and memory, measured side by side with the baseline (never asserted in tests).
+bench: $(STAMP)
+	$(PY) bench/run.py
+
 clean-venv:
 	rm -rf $(VENV)

@@ -70,3 +70,12 @@ def test_yaml_examples_load_as_configs(tmp_path):
         path = tmp_path / f"{index}.yaml"
         path.write_text(block)
         config_from_yaml(path).validate()
+
+
+def test_python_examples_run(capsys):
+    """Each page's ```python blocks run in order, in one namespace, as a reader would."""
+    for page in PAGES:
+        blocks = re.findall(r"```python\n(.*?)```", page.read_text(), flags=re.S)
+        namespace = {}
+        for block in blocks:
+            exec(compile(block, f"{page.name} example", "exec"), namespace)

@@ -100,6 +100,16 @@ def cmd_train(args) -> None:
     print(f"run directory {run.path}: {', '.join(sorted(p.name for p in run.path.iterdir()))}")
 
 
+def cmd_check(args) -> int:
+    """Exit status 1 when a check fails: the set-up is wrong, not the command line."""
+    from striate.training.session import check_setup
+
+    config, _ = config_from_args(args)
+    text, passed = check_setup(config.validate())
+    print(text)
+    return 0 if passed else 1
+
+
 def cmd_evaluate(args) -> None:
     from striate.inference import evaluate
 
@@ -156,6 +166,13 @@ def build_parser() -> argparse.ArgumentParser:
     add_config_flags(train)
     train.set_defaults(handler=cmd_train)
 
+    check = commands.add_parser("check", help="sanity checks before training: initial loss, "
+                                "gradient check, overfitting 50 examples",
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    check.add_argument("--config", metavar="FILE.yaml", help="settings file; flags override it")
+    add_config_flags(check)
+    check.set_defaults(handler=cmd_check)
+
     evaluate = commands.add_parser("evaluate", help="error and loss of a checkpoint on a split",
                                    formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     evaluate.add_argument("checkpoint", metavar="RUN_OR_CHECKPOINT")
@@ -192,7 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     try:
         args = build_parser().parse_args(argv)
-        args.handler(args)
+        status = args.handler(args)
     except StriateError as error:
         print(f"striate: error: {error}", file=sys.stderr)
         return 2
@@ -203,4 +220,4 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("striate: interrupted", file=sys.stderr)
         return 130
-    return 0
+    return status or 0

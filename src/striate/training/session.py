@@ -113,3 +113,21 @@ def resume_config(run: RunDir, overrides: dict) -> TrainConfig:
                                "change) or start a new run")
         setattr(settings[name], name, value)
     return config
+
+
+def check_setup(config: TrainConfig) -> tuple[str, bool]:
+    """Run the engine's sanity checks on the configured model and data: (report, all passed)."""
+    if config.run.engine != "numpy":
+        raise StriateError("striate check runs the NumPy engine's checks; add --engine numpy")
+    from striate.numpy import check
+
+    engine = get_engine(config.run.engine)
+    engine.check_model_options(config.model.model, config.model.model_args)
+    dataset = load_data(config)
+    train = prepare_splits(dataset, config)["train"]
+    standardize = fit_standardize(config, dataset, train)
+    sample = slice(0, check.OVERFIT_EXAMPLES)
+    images = standardize.apply(train.images[sample], dataset.pixel_max)
+    checks = check.run_checks(config.model.model, config.model.model_args, images,
+                              train.labels[sample], dataset.num_classes, config.run.seed)
+    return check.report(checks), all(c.passed for c in checks)

@@ -1,0 +1,109 @@
+"""The NumPy engine behind the same CLI, run directory and checkpoint files as the torch engine."""
+
+import json
+
+import numpy as np
+import pytest
+
+from helpers import tree_snapshot
+
+QUICK = ("--dataset", "digits", "--progress", "off", "--epochs", "3")
+LENET_ON_DIGITS = ("--model-arg", "filter_size=3", "--model-arg", "nkerns=4,8",
+                   "--model-arg", "hidden=16", "--model-arg", "pool=1")
+
+
+def train(cli, out_dir, *args):
+    result = cli("train", "--out-dir", out_dir, "--name", "run", *QUICK, *args)
+    assert result.code == 0, result.err
+    return out_dir / "run", json.loads((out_dir / "run" / "metrics.json").read_text())
+
+
+@pytest.mark.parametrize("model", [("--model", "mlp"), ("--model", "lenet", *LENET_ON_DIGITS),
+                                   ("--model", "convnet3", "--model-arg", "num_filters=4",
+                                    "--model-arg", "filter_size=3")])
+def test_checkpoints_cross_engines_with_the_same_predictions(cli, tmp_path, model):
+    for trained_by in ("numpy", "torch"):
+        run, metrics = train(cli, tmp_path / trained_by, "--engine", trained_by, *model)
+        errors = {}
+        for engine in ("numpy", "torch"):
+            result = cli("evaluate", run, "--engine", engine)
+            assert result.code == 0, result.err
+            errors[engine] = result.out
+        assert errors["numpy"] == errors["torch"]
+        assert f"error {metrics['test_error']:.2%}" in errors["numpy"]
+
+
+def test_numpy_engine_learns_digits_and_writes_the_same_files(cli, tmp_path):
+    run, metrics = train(cli, tmp_path, "--engine", "numpy", "--model", "mlp", "--epochs", "15")
+    assert metrics["test_accuracy"] > 0.9
+    assert {p.name for p in run.iterdir()} == {"config.yaml", "run.json", "metrics.csv",
+                                                "metrics.json", "model.safetensors",
+                                                "train_state.pt"}
+    assert json.loads((run / "run.json").read_text())["versions"]["numpy"] == np.__version__
+
+
+def test_numpy_engine_resume_equals_uninterrupted(cli, tmp_path, monkeypatch):
+    args = ("--engine", "numpy", "--model", "mlp", "--optimizer", "adam", "--lr", "0.002",
+            "--l1", "1e-5", "--l2", "1e-4", "--epochs", "4")
+    whole, whole_metrics = train(cli, tmp_path / "a", *args)
+    import striate.training.session as session
+    real_save_state, calls = session.save_state, []
+
+    def crash_after_second_epoch(path, state):
+        real_save_state(path, state)
+        calls.append(path)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(session, "save_state", crash_after_second_epoch)
+    assert cli("train", "--out-dir", tmp_path / "b", "--name", "run", *QUICK, *args).code == 130
+    monkeypatch.setattr(session, "save_state", real_save_state)
+    result = cli("train", "--resume", tmp_path / "b" / "run")
+    assert result.code == 0, result.err
+    resumed = json.loads((tmp_path / "b" / "run" / "metrics.json").read_text())
+    drop_time = lambda m: {k: v for k, v in m.items() if k != "wall_time_s"}
+    assert drop_time(resumed) == drop_time(whole_metrics)
+
+
+def test_numpy_engine_refuses_a_gpu(cli, tmp_path):
+    result = cli("train", "--out-dir", tmp_path, *QUICK, "--engine", "numpy", "--device", "cuda")
+    assert result.code == 2 and "runs on the CPU" in result.err
+    assert tree_snapshot(tmp_path) == {}
+
+
+def test_check_passes_for_a_sound_model_and_fails_for_a_broken_backward(cli, monkeypatch):
+    args = ("check", "--engine", "numpy", "--dataset", "digits", "--model", "twolayer")
+    result = cli(*args)
+    assert result.code == 0, result.out + result.err
+    assert result.out.count("pass") >= 5 and "FAIL" not in result.out
+
+    import striate.numpy.layers as layers
+    real_backward = layers.affine_backward
+
+    def wrong_backward(dout, cache):
+        dx, dw, db = real_backward(dout, cache)
+        return dx, dw * 1.01, db     # a 1% error in dW
+
+    monkeypatch.setattr(layers, "affine_backward", wrong_backward)
+    broken = cli(*args)
+    assert broken.code == 1 and "FAIL" in broken.out
+
+
+def test_solver_keeps_the_histories_and_best_params():
+    from striate.data import load_dataset, split_validation
+    from striate.numpy.models import create_model
+    from striate.numpy.solver import Solver
+
+    digits = load_dataset("digits")
+    train_split, valid = split_validation(digits.train, 144, seed=0)
+    data = {"X_train": (train_split.images / 16).astype(np.float32), "y_train": train_split.labels,
+            "X_val": (valid.images / 16).astype(np.float32), "y_val": valid.labels}
+    model = create_model("twolayer", (1, 8, 8), 10, hidden_dim=50)
+    solver = Solver(model, data, update_rule="adam", optim_config={"learning_rate": 1e-2},
+                    lr_decay=0.9, num_epochs=4, batch_size=100, verbose=False)
+    solver.train()
+    assert len(solver.loss_history) == 4 * 13
+    assert len(solver.train_acc_history) == len(solver.val_acc_history) == 4
+    assert solver.best_val_acc == max(solver.val_acc_history) > 0.8
+    assert solver.loss_history[-1] < solver.loss_history[0]
+    assert set(solver.best_params) == set(model.params)
