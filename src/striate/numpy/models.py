@@ -290,7 +290,10 @@ class ThreeLayerConvNet(Model):
 
     The convolution is 'same' padded, (filter_size - 1) // 2 on each side with stride 1, so the
     pool halves H and W. W1: (F, C, filter_size, filter_size), b1: (F,); W2: (F * H/2 * W/2,
-    hidden_dim), b2; W3: (hidden_dim, num_classes), b3. Every weight ~ N(0, weight_scale^2).
+    hidden_dim), b2; W3: (hidden_dim, num_classes), b3. Every weight ~ N(0, weight_scale^2);
+    weight_scale=None instead gives He init to the two layers before a ReLU and zeros to the
+    output layer, as the tutorials' LogisticRegression layer (the `striate train` default: it
+    learns much faster, and the initial loss is exactly ln(num_classes)).
     """
 
     def __init__(self, input_dim=(3, 32, 32), num_filters=32, filter_size=7, hidden_dim=100,
@@ -308,7 +311,11 @@ class ThreeLayerConvNet(Model):
                   "W2": (num_filters * H_pool * W_pool, hidden_dim),
                   "W3": (hidden_dim, num_classes)}
         for index, (name, shape) in enumerate(shapes.items(), start=1):
-            self.params[name] = init.small_gaussian(shape, weight_scale, self.rng, dtype)
+            if weight_scale is not None:
+                self.params[name] = init.small_gaussian(shape, weight_scale, self.rng, dtype)
+            else:
+                self.params[name] = (init.zeros(shape, dtype) if name == "W3"
+                                     else init.he(shape, self.rng, dtype))
             self.params[f"b{index}"] = init.zeros(shape[0] if index == 1 else shape[1], dtype)
 
     def loss(self, X, y=None):
@@ -578,7 +585,7 @@ def lenet(input_shape, num_classes, nkerns=(20, 50), filter_size=5, pool=2, hidd
 
 @register("convnet3")
 def convnet3(input_shape, num_classes, num_filters=32, filter_size=7, hidden_dim=100,
-             weight_scale=1e-3, **common):
+             weight_scale=None, **common):
     """cs231n ThreeLayerConvNet: conv - relu - 2x2 max pool - affine - relu - affine."""
     return ThreeLayerConvNet(input_shape, num_filters, filter_size, hidden_dim, num_classes,
                              weight_scale, **common)

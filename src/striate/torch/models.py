@@ -167,8 +167,11 @@ def lenet(input_shape, num_classes, nkerns=(20, 50), filter_size=5, pool=2, hidd
 
 @register("convnet3")
 def convnet3(input_shape, num_classes, num_filters=32, filter_size=7, hidden_dim=100,
-             weight_scale=1e-3):
-    """cs231n ThreeLayerConvNet: conv - relu - 2x2 max pool - affine - relu - affine."""
+             weight_scale=None):
+    """cs231n ThreeLayerConvNet: conv - relu - 2x2 max pool - affine - relu - affine.
+
+    weight_scale=None: He init before each ReLU and a zero output layer (the tutorials'); a
+    number gives cs231n's N(0, weight_scale^2) everywhere (cs231n used 1e-3)."""
     channels = input_shape[0]
     features = nn.Sequential()
     # 'same' padding keeps H x W, so the pool halves it, as in cs231n.
@@ -180,6 +183,13 @@ def convnet3(input_shape, num_classes, num_filters=32, filter_size=7, hidden_dim
     hidden.add_module("fc1", nn.Linear(flat_size(features, input_shape), hidden_dim))
     hidden.add_module("relu1", nn.ReLU())
     output = nn.Linear(hidden_dim, num_classes)
-    model = Classifier(features, hidden, output)
-    init.small_gaussian_(model, weight_scale)
+    model = Classifier(features, hidden, output if weight_scale is not None
+                       else zero_output(hidden_dim, num_classes))
+    if weight_scale is not None:
+        init.small_gaussian_(model, weight_scale)
+    else:
+        init.he_normal_(model.features.conv1.weight, channels * filter_size ** 2)
+        init.he_normal_(model.hidden.fc1.weight, model.hidden.fc1.in_features)
+        for layer in (model.features.conv1, model.hidden.fc1):
+            nn.init.zeros_(layer.bias)
     return model
