@@ -141,11 +141,16 @@ def cmd_download(args) -> None:
 
 
 def cmd_models(args) -> None:
-    from striate.torch.models import MODELS, describe, model_options
+    from striate.numpy import models as numpy_models
+    from striate.torch import models as torch_models
 
-    for name in sorted(MODELS):
-        options = ", ".join(f"{key}={value!r}" for key, value in model_options(name).items())
-        print(f"{name:<10} {describe(name)}\n{'':<10} options: {options or 'none'}")
+    for name in sorted(set(torch_models.MODELS) | set(numpy_models.MODELS)):
+        engine = torch_models if name in torch_models.MODELS else numpy_models
+        engines = [e for e, registry in (("torch", torch_models.MODELS),
+                                         ("numpy", numpy_models.MODELS)) if name in registry]
+        options = ", ".join(f"{key}={value!r}" for key, value in engine.model_options(name).items())
+        print(f"{name:<10} {engine.describe(name)}\n{'':<10} engines: {', '.join(engines)}; "
+              f"options: {options or 'none'}")
 
 
 def add_engine_flag(parser) -> None:
