@@ -5,6 +5,7 @@ Every user-fixable problem ends in one line on stderr and exit status 2.
 """
 
 import argparse
+import os
 import sys
 
 import yaml
@@ -153,7 +154,9 @@ def cmd_models(args) -> None:
               f"options: {options or 'none'}")
 
 
-def add_engine_flag(parser) -> None:
+def add_inference_flags(parser) -> None:
+    """Where a checkpoint runs: the device, and the engine (either can run either's files)."""
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     parser.add_argument("--engine", default=None, choices=ENGINES,
                         help="engine to run the checkpoint with (default: the one that "
                              "trained it)")
@@ -183,16 +186,14 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("checkpoint", metavar="RUN_OR_CHECKPOINT")
     evaluate.add_argument("--split", default="test", choices=("train", "valid", "test"))
     evaluate.add_argument("--data-dir", default=None, help="where the data set is")
-    evaluate.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
-    add_engine_flag(evaluate)
+    add_inference_flags(evaluate)
     evaluate.set_defaults(handler=cmd_evaluate)
 
     predict = commands.add_parser("predict", help="class and probability of image files",
                                   formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     predict.add_argument("checkpoint", metavar="CHECKPOINT")
     predict.add_argument("images", metavar="IMAGE", nargs="+")
-    predict.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
-    add_engine_flag(predict)
+    add_inference_flags(predict)
     predict.set_defaults(handler=cmd_predict)
 
     datasets = commands.add_parser("datasets", help="which data sets are here and how to get "
@@ -225,4 +226,7 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("striate: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `striate models | head`: the reader left, which is not an error
+        sys.stdout = open(os.devnull, "w")
+        return 0
     return status or 0

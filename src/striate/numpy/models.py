@@ -22,12 +22,11 @@ Layers are looked up as module attributes at call time (layers.affine_forward, n
 replacing a layer, as a test or a student does, changes every model built on it.
 """
 
-import inspect
 import math
 
 import numpy as np
 
-from striate.errors import StriateError
+from striate.registry import ModelRegistry
 from striate.numpy import fast_layers, init, layer_utils, layers, losses
 
 ACTIVATIONS = ("tanh", "sigmoid", "relu")
@@ -533,14 +532,9 @@ class VGGNet(Model):
 # keyword options with defaults (the shared names have the torch engine's options and defaults);
 # create_model adds the engine-wide dtype, seed and reg.
 
-MODELS = {}
-
-
-def register(name: str):
-    def add(builder):
-        MODELS[name] = builder
-        return builder
-    return add
+MODELS = ModelRegistry()
+register = MODELS.register
+check_model_options, model_options, describe = MODELS.check, MODELS.options, MODELS.describe
 
 
 @register("logreg")
@@ -607,32 +601,4 @@ def create_model(name: str, input_shape, num_classes: int, dtype=np.float32, see
     np.random.Generator for the initial weights; reg: the L2 strength (the CLI trains with reg 0
     and adds --l2 in the learner). options: the model's own, see model_options(name).
     """
-    check_model_options(name, options)
-    try:
-        return MODELS[name](tuple(int(s) for s in input_shape), num_classes, dtype=dtype,
-                            seed=seed, reg=reg, **options)
-    except (TypeError, ValueError, ZeroDivisionError) as error:
-        raise StriateError(f"cannot build {name} with options {options} for input "
-                           f"{tuple(input_shape)}: {error}; check --model-arg values") from None
-
-
-def check_model_options(name: str, options: dict) -> None:
-    """Refuse an unknown model or option name; cheap, so it runs before any data is loaded."""
-    if name not in MODELS:
-        raise StriateError(f"unknown model {name!r}; choose one of {', '.join(sorted(MODELS))} "
-                           "(see `striate models`)")
-    accepted = model_options(name)
-    unknown = sorted(set(options) - set(accepted))
-    if unknown:
-        raise StriateError(f"model {name} has no option {unknown[0]!r}; its options are "
-                           f"{', '.join(accepted) or 'none'}")
-
-
-def model_options(name: str) -> dict:
-    """The keyword options of a model and their defaults."""
-    parameters = list(inspect.signature(MODELS[name]).parameters.values())[2:]
-    return {p.name: p.default for p in parameters if p.kind is not p.VAR_KEYWORD}
-
-
-def describe(name: str) -> str:
-    return inspect.getdoc(MODELS[name]).splitlines()[0]
+    return MODELS.build(name, input_shape, num_classes, options, dtype=dtype, seed=seed, reg=reg)

@@ -5,58 +5,27 @@ options with defaults; `striate models` lists them from the signatures, so the d
 the defaults used. Parameter names match the checkpoint format (`conv1.weight`, `output.bias`).
 """
 
-import inspect
 import math
 import warnings
 
 import torch
 from torch import nn
 
-from striate.errors import StriateError
+from striate.registry import ModelRegistry
 from striate.torch import init
 
-MODELS = {}
-
-
-def register(name: str):
-    def add(builder):
-        MODELS[name] = builder
-        return builder
-    return add
+MODELS = ModelRegistry()
+register = MODELS.register
+check_model_options, model_options, describe = MODELS.check, MODELS.options, MODELS.describe
 
 
 def create_model(name: str, input_shape: tuple[int, int, int], num_classes: int,
                  **options) -> nn.Module:
-    check_model_options(name, options)
-    try:
-        with warnings.catch_warnings():  # torch warns about e.g. zero-size layers; we refuse them
-            warnings.simplefilter("error")
-            return MODELS[name](tuple(input_shape), num_classes, **options)
-    except (TypeError, ValueError, RuntimeError, ZeroDivisionError, UserWarning) as error:
-        raise StriateError(f"cannot build {name} with options {options} for input "
-                           f"{tuple(input_shape)}: {error}; check --model-arg values") from None
-
-
-def check_model_options(name: str, options: dict) -> None:
-    """Refuse an unknown model or option name; cheap, so it runs before any data is loaded."""
-    if name not in MODELS:
-        raise StriateError(f"unknown model {name!r}; choose one of {', '.join(sorted(MODELS))} "
-                           "(see `striate models`)")
-    accepted = model_options(name)
-    unknown = sorted(set(options) - set(accepted))
-    if unknown:
-        raise StriateError(f"model {name} has no option {unknown[0]!r}; its options are "
-                           f"{', '.join(accepted) or 'none'}")
-
-
-def model_options(name: str) -> dict:
-    """The keyword options of a model and their defaults."""
-    parameters = list(inspect.signature(MODELS[name]).parameters.values())[2:]
-    return {p.name: p.default for p in parameters}
-
-
-def describe(name: str) -> str:
-    return inspect.getdoc(MODELS[name]).splitlines()[0]
+    with warnings.catch_warnings():  # torch warns about e.g. zero-size layers; we refuse them
+        warnings.simplefilter("error")
+        return MODELS.build(name, input_shape, num_classes, options,
+                            errors=(TypeError, ValueError, RuntimeError, ZeroDivisionError,
+                                    UserWarning))
 
 
 ACTIVATIONS = {"tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "relu": nn.ReLU}
