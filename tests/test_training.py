@@ -106,6 +106,7 @@ def test_resume_equals_uninterrupted(cli, tmp_path, monkeypatch, schedule, stopp
     crashed = cli("train", "--dataset", "digits", "--out-dir", tmp_path / "b", *args,
                   "--name", "part")
     assert crashed.code == 130
+    assert f"epoch is saved in {tmp_path / 'b' / 'part'}: continue with" in crashed.err
     monkeypatch.setattr(session, "save_state", real_save_state)
     resumed, resumed_metrics = train_digits(cli, tmp_path / "b", "--resume", tmp_path / "b" / "part")
     assert resumed == tmp_path / "b" / "part"

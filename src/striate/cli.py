@@ -223,8 +223,8 @@ def main(argv=None) -> int:
         print("striate: error: out of memory; use a smaller --image-size, --batch-size or "
               "data set", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("striate: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as interrupt:
+        print(f"striate: {interrupt or 'interrupted'}", file=sys.stderr)
         return 130
     except BrokenPipeError:  # `striate models | head`: the reader left, which is not an error
         sys.stdout = open(os.devnull, "w")

@@ -70,11 +70,28 @@ def train(config: TrainConfig, resume: RunDir | None = None, show_progress: bool
         save_state(run / TRAIN_STATE, loop.state_dict())
         run.write_history(loop.state.history)
 
-    state = loop.run(on_epoch_end=save_checkpoint)
+    try:
+        state = loop.run(on_epoch_end=save_checkpoint)
+    except KeyboardInterrupt:
+        raise Interrupted(run) from None
     save_weights(run / WEIGHTS_FILE, learner.best_weights(), meta)
     metrics = final_metrics(state)
     run.write_metrics(metrics)
     return run, metrics
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C during training; says what was kept and how to go on."""
+
+    def __init__(self, run: RunDir):
+        super().__init__()
+        self.run = run
+
+    def __str__(self) -> str:
+        if not (self.run / TRAIN_STATE).is_file():
+            return f"interrupted before the first epoch ended; nothing to resume in {self.run.path}"
+        return (f"interrupted; the last completed epoch is saved in {self.run.path}: continue "
+                f"with `striate train --resume {self.run.path}`")
 
 
 def restore(loop: Loop, run: RunDir) -> None:
