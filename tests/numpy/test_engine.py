@@ -107,3 +107,38 @@ def test_solver_keeps_the_histories_and_best_params():
     assert solver.best_val_acc == max(solver.val_acc_history) > 0.8
     assert solver.loss_history[-1] < solver.loss_history[0]
     assert set(solver.best_params) == set(model.params)
+
+
+@pytest.mark.parametrize("model, module, function", [
+    ("mlp", "layers", "tanh_backward"),            # behind a zero-initialised output layer
+    ("lenet", "fast_layers", "conv_backward_fast"),
+])
+def test_gradient_check_sees_through_zero_initialised_layers(monkeypatch, model, module, function):
+    import importlib
+
+    from striate.numpy import check
+    target = importlib.import_module(f"striate.numpy.{module}")
+    real = getattr(target, function)
+
+    def tripled(*args):
+        return tuple(3 * g for g in real(*args)) if isinstance(real(*args), tuple) \
+            else 3 * real(*args)
+
+    rng = np.random.default_rng(0)
+    images, labels = rng.standard_normal((4, 1, 28, 28)), rng.integers(0, 10, 4)
+    assert all(c.passed for c in check.gradient_checks(model, {}, images, labels, 10, 0))
+    monkeypatch.setattr(target, function, tripled)
+    assert not all(c.passed for c in check.gradient_checks(model, {}, images, labels, 10, 0))
+
+
+@pytest.mark.parametrize("args, message", [
+    (("--model", "fcnet", "--model-arg", "normalization=batchnorm", "--batch-size", "431"),
+     "batch normalization needs at least 2 examples per minibatch"),
+    (("--model", "twolayer", "--model-arg", "hidden_dim=0"), "hidden_dim must be positive"),
+    (("--model", "convnet3", "--model-arg", "filter_size=0", "--model-arg", "weight_scale=0.001"),
+     "leave no pixels"),
+])
+def test_numpy_engine_bad_model_settings(cli, tmp_path, args, message):
+    result = cli("train", "--out-dir", tmp_path, *QUICK, "--engine", "numpy", *args)
+    assert result.code == 2 and message in result.err and result.err.count("\n") == 1
+    assert tree_snapshot(tmp_path) == {}

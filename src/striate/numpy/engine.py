@@ -31,9 +31,21 @@ def build_learner(config: TrainConfig, dataset: Dataset, splits: dict[str, Split
     check_cpu(config.run.device)
     model = create_model(config.model.model, dataset.input_shape, dataset.num_classes,
                          seed=config.run.seed, **config.model.model_args)
+    check_batch_norm_batches(model, len(splits["train"]), config.optim.batch_size)
     arrays = {name: (standardize.apply(split.images, dataset.pixel_max), split.labels)
               for name, split in splits.items()}
     return NumpyLearner(model, arrays, config.optim, config.run.seed)
+
+
+def check_batch_norm_batches(model, examples: int, batch_size: int) -> None:
+    """Batch norm estimates a variance from each minibatch, which one example cannot give."""
+    if not getattr(model, "bn_params", None):
+        return
+    last = examples % batch_size or batch_size
+    if min(batch_size, last) < 2:
+        raise StriateError(f"batch normalization needs at least 2 examples per minibatch, but "
+                           f"--batch-size {batch_size} over {examples} training examples leaves "
+                           f"a minibatch of 1; choose another --batch-size")
 
 
 def checkpoint_layout(model) -> dict[str, tuple[str, bool]]:

@@ -146,6 +146,8 @@ class TwoLayerNet(Model):
     def __init__(self, input_dim=3 * 32 * 32, hidden_dim=100, num_classes=10, weight_scale=1e-3,
                  reg=0.0, dtype=np.float32, seed=0):
         super().__init__(reg, dtype, seed)
+        if hidden_dim < 1:
+            raise ValueError("hidden_dim must be positive")
         D = math.prod(sizes(input_dim))
         self.params["W1"] = init.small_gaussian((D, hidden_dim), weight_scale, self.rng, dtype)
         self.params["b1"] = init.zeros(hidden_dim, dtype)
@@ -303,7 +305,7 @@ class ThreeLayerConvNet(Model):
         self.pool_param = {"pool_height": 2, "pool_width": 2, "stride": 2}
         H_pool = conv_size(H, filter_size, self.conv_param["pad"]) // 2
         W_pool = conv_size(W, filter_size, self.conv_param["pad"]) // 2
-        if min(H_pool, W_pool, num_filters, hidden_dim) < 1:
+        if min(H_pool, W_pool, num_filters, hidden_dim, filter_size) < 1:
             raise ValueError(f"{filter_size}x{filter_size} filters and 2x2 pooling leave no "
                              f"pixels of {H}x{W} images, or a size is not positive")
         shapes = {"W1": (num_filters, C, filter_size, filter_size),
