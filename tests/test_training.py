@@ -217,3 +217,23 @@ def test_an_unwritable_out_dir_is_a_clear_error(cli, tmp_path):
                  blocker / "runs")
     assert result.code == 2 and "pass a writable --out-dir" in result.err
     assert blocker.read_text().startswith("a file")
+
+
+def test_sigterm_stops_training_with_a_resumable_run(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+    command = [sys.executable, "-m", "striate", "train", "--dataset", "digits", "--model",
+               "logreg", "--epochs", "100000", "--early-stopping", "none", "--progress", "off",
+               "--out-dir", str(tmp_path), "--name", "long"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    state = tmp_path / "long" / "train_state.pt"
+    deadline = time.monotonic() + 60
+    while not state.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130
+    assert "continue with `striate train --resume" in err and "Traceback" not in err
+    assert torch.load(state, weights_only=True)["loop"]["epoch"] >= 1

@@ -6,6 +6,7 @@ Every user-fixable problem ends in one line on stderr and exit status 2.
 
 import argparse
 import os
+import signal
 import sys
 
 import yaml
@@ -78,6 +79,14 @@ def show_progress(setting: str) -> bool:
     return setting == "on" or (setting == "auto" and sys.stderr.isatty())
 
 
+def stop_on_sigterm() -> None:
+    """SIGTERM (a scheduler's kill, `kill PID`) ends training like Ctrl-C: saved, resumable."""
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+
+
 def cmd_train(args) -> None:
     from striate.runs import RunDir
     from striate.training.session import resume_config, train
@@ -90,6 +99,7 @@ def cmd_train(args) -> None:
                                "drop --config")
         resume = RunDir.open(args.resume)
         config = resume_config(resume, given)
+    stop_on_sigterm()
     run, metrics = train(config.validate(), resume, show_progress(config.run.progress),
                          echo=lambda text: print(text, flush=True))
     print(f"best validation error {metrics['best_valid_error']:.2%} at epoch "
