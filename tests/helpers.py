@@ -9,5 +9,3 @@ def tree_snapshot(root: Path) -> dict:
     return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
             for p in sorted(Path(root).rglob("*")) if p.is_file()}
 
-
-QUICK = ("--progress", "off", "--epochs", "3")

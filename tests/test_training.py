@@ -7,7 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
-from helpers import QUICK, tree_snapshot
+from helpers import tree_snapshot
 from striate.checkpoint import load_weights, save_weights
 from striate.config import config_from_yaml
 from striate.data import load_dataset

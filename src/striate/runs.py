@@ -88,6 +88,3 @@ class RunDir:
 
     def write_metrics(self, metrics: dict) -> None:
         atomic_write_text(self / METRICS_JSON, json.dumps(metrics, indent=2) + "\n")
-
-    def metrics(self) -> dict:
-        return json.loads((self / METRICS_JSON).read_text())

@@ -8,7 +8,7 @@ from striate.data import Dataset, Split, Standardize
 from striate.torch.data import DeviceSplit
 from striate.torch.device import resolve_device
 from striate.torch.learner import TorchLearner
-from striate.torch.models import check_model_options, create_model
+from striate.torch.models import check_model_options, create_model  # noqa: F401 (engine API)
 
 
 def versions() -> dict:
