@@ -48,7 +48,7 @@ def test_convnet3_uses_weight_scale():
 
 
 def test_registry_errors_name_the_valid_choices():
-    with pytest.raises(StriateError, match="choose one of convnet3, lenet, logreg, mlp"):
+    with pytest.raises(StriateError, match="choose one of convnet3, fcnet, lenet, logreg, mlp, resnet, vgg"):
         create_model("alexnet", (1, 28, 28), 10)
     with pytest.raises(StriateError, match="no option 'width'.*hidden, activation"):
         create_model("mlp", (1, 28, 28), 10, width=3)

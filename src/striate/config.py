@@ -161,7 +161,38 @@ class StopConfig:
                                f"got {self.improvement_threshold}")
 
 
+@dataclass
+class AugmentConfig:
+    """Regularisation by perturbing the data: drawn per image and step, on whole minibatches on
+    the device, from the seed (so a rerun or a resumed run sees the same perturbations)."""
+    crop_padding: int = option(0, "random crop: pad each side by this many pixels (reflected) "
+                                  "and crop back to the original size; 0 turns it off")
+    translate: int = option(0, "random shift by up to this many pixels, filling with zeros "
+                               "(the training mean once standardized); 0 turns it off")
+    flip: bool = option(False, "random horizontal flip; not for digits (a mirrored 2 is not a 2)")
+    label_smoothing: float = option(0.0, "train towards (1 - e) on the label and e / classes "
+                                         "elsewhere instead of one-hot targets")
+    tta: bool = option(False, "test-time augmentation: validation and test average the "
+                              "predictions for each image and its mirror image")
+
+    def validate(self) -> None:
+        for name in ("crop_padding", "translate"):
+            if getattr(self, name) < 0:
+                raise StriateError(f"{flag_name(name)} must be >= 0 pixels, "
+                                   f"got {getattr(self, name)}")
+        if not 0 <= self.label_smoothing < 1:
+            raise StriateError(f"--label-smoothing must be in [0, 1), got {self.label_smoothing}")
+
+    @property
+    def perturbs_images(self) -> bool:
+        return bool(self.crop_padding or self.translate or self.flip)
+
+
+# Data sets whose classes a mirror image changes: digits and letters read one way only.
+UNFLIPPABLE = ("mnist", "digits")
+
 ENGINES = ("torch", "numpy")
+PRECISIONS = ("fp32", "bf16", "fp16", "auto")
 
 
 @dataclass
@@ -174,6 +205,12 @@ class RunConfig:
     name: str | None = option(None, "run directory name (default: time-model-dataset)")
     progress: str = option("auto", "progress bar: auto (only on a terminal), on, off",
                            choices=("auto", "on", "off"))
+    precision: str = option("fp32", "training arithmetic: fp32; bf16 or fp16 autocast (fp16 on "
+                                    "CUDA only, with loss scaling); auto: bf16 where the "
+                                    "hardware has it natively, else fp32. Weights, optimizer "
+                                    "and evaluation stay fp32", choices=PRECISIONS)
+    channels_last: bool = option(False, "NHWC memory layout for convolutions (faster for "
+                                        "batch-normalized conv nets on most hardware)")
 
     def validate(self) -> None:
         if not 0 <= self.seed < 2 ** 32:
@@ -211,6 +248,7 @@ class TrainConfig:
     optim: OptimConfig = field(default_factory=OptimConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     stop: StopConfig = field(default_factory=StopConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
     run: RunConfig = field(default_factory=RunConfig)
 
     def validate(self) -> "TrainConfig":
@@ -218,6 +256,9 @@ class TrainConfig:
         for section in self.sections().values():
             if hasattr(section, "validate"):
                 section.validate()
+        if self.data.dataset in UNFLIPPABLE and (self.augment.flip or self.augment.tta):
+            raise StriateError(f"mirroring {self.data.dataset} images changes their class (a "
+                               "mirrored 2 is not a 2); drop --flip and --tta")
         return self
 
     def fill_dataset_defaults(self) -> None:

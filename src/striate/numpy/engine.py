@@ -9,7 +9,7 @@ into the other. NumPy-only models store their params under their own names.
 import numpy as np
 
 from striate.checkpoint import check_tensors_match, load_weights
-from striate.config import TrainConfig
+from striate.config import TrainConfig, flag_name
 from striate.data import Dataset, Split, Standardize
 from striate.errors import StriateError
 from striate.numpy.learner import NumpyLearner
@@ -26,9 +26,23 @@ def check_cpu(device: str) -> None:
                            "(or use --engine torch)")
 
 
+def check_torch_only_settings(config: TrainConfig) -> None:
+    """Augmentation and reduced precision are the torch engine's; say so instead of ignoring."""
+    defaults = TrainConfig()
+    changed = [flag_name(name) for section, name in
+               (("augment", n) for n in vars(config.augment)) if
+               getattr(config.augment, name) != getattr(defaults.augment, name)]
+    changed += [flag_name(name) for name in ("precision", "channels_last")
+                if getattr(config.run, name) != getattr(defaults.run, name)]
+    if changed:
+        raise StriateError(f"{', '.join(changed)} run on the torch engine only; drop them or "
+                           "use --engine torch")
+
+
 def build_learner(config: TrainConfig, dataset: Dataset, splits: dict[str, Split],
                   standardize: Standardize) -> NumpyLearner:
     check_cpu(config.run.device)
+    check_torch_only_settings(config)
     model = create_model(config.model.model, dataset.input_shape, dataset.num_classes,
                          seed=config.run.seed, **config.model.model_args)
     check_batch_norm_batches(model, len(splits["train"]), config.optim.batch_size)

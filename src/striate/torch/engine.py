@@ -5,6 +5,7 @@ import torch
 from striate.checkpoint import check_tensors_match, load_weights
 from striate.config import TrainConfig
 from striate.data import Dataset, Split, Standardize
+from striate.errors import StriateError
 from striate.torch.data import DeviceSplit
 from striate.torch.device import resolve_device
 from striate.torch.learner import TorchLearner
@@ -21,9 +22,18 @@ def build_learner(config: TrainConfig, dataset: Dataset, splits: dict[str, Split
     torch.manual_seed(config.run.seed)  # the initial weights (and dropout) follow the seed
     model = create_model(config.model.model, dataset.input_shape, dataset.num_classes,
                          **config.model.model_args).to(device)
+    check_augmentation(config, dataset.input_shape)
     on_device = {name: DeviceSplit(split, dataset.pixel_max, standardize, device)
                  for name, split in splits.items()}
-    return TorchLearner(model, on_device, config.optim, config.run.seed)
+    return TorchLearner(model, on_device, config)
+
+
+def check_augmentation(config: TrainConfig, input_shape) -> None:
+    """Reflection padding needs a border narrower than the image it reflects."""
+    padding, side = config.augment.crop_padding, min(input_shape[1:])
+    if padding >= side:
+        raise StriateError(f"--crop-padding {padding} must be smaller than the {side}-pixel "
+                           "images it pads; try 2 to 4")
 
 
 def load_model(checkpoint, device: str = "auto") -> tuple[torch.nn.Module, dict]:

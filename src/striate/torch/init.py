@@ -4,7 +4,9 @@
   gradient variance roughly constant through tanh layers (the Deep Learning Tutorials' default);
   sigmoid needs r * 4 because its slope at 0 is 1/4 of tanh's.
 - He, N(0, 2 / fan_in): ReLU zeroes half its inputs, so the variance is doubled to compensate.
-- small Gaussian, N(0, weight_scale^2): cs231n's weight_scale knob.
+- LeCun, N(0, 1 / fan_in): unit output variance for a linear unit, the oldest of the rules.
+- small Gaussian, N(0, weight_scale^2): cs231n's weight_scale knob; too small a scale makes
+  deep nets' activations (and gradients) vanish, which is why the rules above exist.
 """
 
 import math
@@ -30,6 +32,31 @@ def for_activation(weight: torch.Tensor, activation: str):
     if activation == "relu":
         return he_normal_(weight, fan_in)
     return glorot_uniform_(weight, fan_in, fan_out, gain=4.0 if activation == "sigmoid" else 1.0)
+
+
+SCHEMES = ("small", "lecun", "he", "glorot")
+
+
+def fans(weight: torch.Tensor) -> tuple[int, int]:
+    """(fan_in, fan_out) of a (out, in) affine or (out, in, kh, kw) convolution weight."""
+    receptive = weight[0, 0].numel()
+    return weight.shape[1] * receptive, weight.shape[0] * receptive
+
+
+def by_scheme_(weight: torch.Tensor, scheme: str, weight_scale: float, activation: str = "relu"):
+    """Initialise one weight by a named scheme (see the module docstring)."""
+    fan_in, fan_out = fans(weight)
+    with torch.no_grad():
+        if scheme == "small":
+            return weight.normal_(0.0, weight_scale)
+        if scheme == "lecun":
+            return weight.normal_(0.0, math.sqrt(1.0 / fan_in))
+        if scheme == "he":
+            return he_normal_(weight, fan_in)
+        if scheme == "glorot":
+            return glorot_uniform_(weight, fan_in, fan_out,
+                                   gain=4.0 if activation == "sigmoid" else 1.0)
+    raise ValueError(f"init must be one of {', '.join(SCHEMES)}, not {scheme!r}")
 
 
 def small_gaussian_(model: nn.Module, weight_scale: float):

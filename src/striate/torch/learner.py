@@ -11,8 +11,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from striate.config import OptimConfig
+from striate.config import OptimConfig, TrainConfig
+from striate.torch.augment import BatchAugment
 from striate.torch.data import DeviceSplit
+from striate.torch.device import resolve_precision
 from striate.training.order import epoch_order
 
 EVAL_BATCH = 4096  # examples per evaluation forward: large, since no activations are kept
@@ -50,27 +52,46 @@ def build_optimizer(model: nn.Module, config: OptimConfig) -> torch.optim.Optimi
     return torch.optim.AdamW(groups, lr=c.lr, betas=(c.beta1, c.beta2), eps=c.eps, foreach=True)
 
 
+def memory_format(channels_last: bool) -> torch.memory_format:
+    return torch.channels_last if channels_last else torch.contiguous_format
+
+
 @torch.inference_mode()
-def evaluate_split(model: nn.Module, data: DeviceSplit) -> tuple[float, float]:
-    """Mean negative log-likelihood and zero-one error of a model on a split (leaves it in eval)."""
+def evaluate_split(model: nn.Module, data: DeviceSplit, tta: bool = False,
+                   channels_last: bool = False) -> tuple[float, float]:
+    """Mean negative log-likelihood and zero-one error of a model on a split (leaves it in eval).
+
+    Always in fp32, whatever the training precision: the figures describe the weights as saved.
+    tta averages the class probabilities of each image and its mirror image."""
     model.eval()
     loss_sum = torch.zeros((), device=data.labels.device)
     wrong = torch.zeros((), dtype=torch.int64, device=data.labels.device)
     for images, labels in data.chunks(EVAL_BATCH):
+        images = images.contiguous(memory_format=memory_format(channels_last))
         logits = model(images)                                  # (B, classes)
+        if tta:
+            probabilities = (logits.softmax(1) + model(images.flip(3)).softmax(1)) / 2
+            logits = probabilities.clamp_min(torch.finfo(probabilities.dtype).tiny).log()
         loss_sum += F.cross_entropy(logits, labels, reduction="sum")
         wrong += (logits.argmax(1) != labels).sum()
     return loss_sum.item() / len(data), wrong.item() / len(data)
 
 
 class TorchLearner:
-    def __init__(self, model: nn.Module, splits: dict[str, DeviceSplit], config: OptimConfig,
-                 seed: int):
-        self.model = model
+    def __init__(self, model: nn.Module, splits: dict[str, DeviceSplit], config: TrainConfig):
+        device = splits["train"].labels.device
+        self.model = model.to(memory_format=memory_format(config.run.channels_last))
         self.splits = splits
-        self.config = config
-        self.seed = seed
-        self.optimizer = build_optimizer(model, config)
+        self.config = config.optim
+        self.augment_config = config.augment
+        self.channels_last = config.run.channels_last
+        self.seed = config.run.seed
+        self.optimizer = build_optimizer(model, config.optim)
+        self.amp_dtype = resolve_precision(config.run.precision, device)
+        # fp16's narrow exponent underflows small gradients; scaling the loss keeps them.
+        self.scaler = torch.amp.GradScaler(device.type,
+                                           enabled=self.amp_dtype == torch.float16)
+        self.augment = BatchAugment(config.augment, self.seed, device)
         self.best_state = self.copy_state()
         self.order = None
 
@@ -82,6 +103,7 @@ class TorchLearner:
         train = self.splits["train"]
         order = epoch_order(self.seed, epoch, len(train))
         self.order = torch.from_numpy(order).to(train.labels.device)
+        self.augment.start_epoch(epoch)
         self.loss_sum = torch.zeros((), device=train.labels.device)
         self.wrong = torch.zeros((), dtype=torch.int64, device=train.labels.device)
         self.model.train()
@@ -90,14 +112,21 @@ class TorchLearner:
         train, size = self.splits["train"], self.config.batch_size
         index = self.order[batch * size:(batch + 1) * size]
         images, labels = train.images[index], train.labels[index]      # (B, C, H, W), (B,)
-        logits = self.model(images)                                     # (B, classes)
-        nll = F.cross_entropy(logits, labels)
+        if self.augment.enabled:
+            images = self.augment(images)
+        images = images.contiguous(memory_format=memory_format(self.channels_last))
+        with torch.autocast(images.device.type, dtype=self.amp_dtype,
+                            enabled=self.amp_dtype is not None):
+            logits = self.model(images)                                 # (B, classes)
+            nll = F.cross_entropy(logits.float(), labels,
+                                  label_smoothing=self.augment_config.label_smoothing)
         cost = nll + penalty(self.model, self.config.l1, self.config.l2)
         self.optimizer.zero_grad(set_to_none=True)
-        cost.backward()
+        self.scaler.scale(cost).backward()
         for group in self.optimizer.param_groups:
             group["lr"] = lr
-        self.optimizer.step()
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
         # Accumulated on the device: reading them every step would stall a GPU.
         self.loss_sum += nll.detach() * len(index)
         self.wrong += (logits.detach().argmax(1) != labels).sum()
@@ -109,7 +138,8 @@ class TorchLearner:
 
     def evaluate(self, split: str) -> tuple[float, float]:
         was_training = self.model.training
-        result = evaluate_split(self.model, self.splits[split])
+        result = evaluate_split(self.model, self.splits[split], self.augment_config.tta,
+                                self.channels_last)
         self.model.train(was_training)
         return result
 
@@ -127,7 +157,8 @@ class TorchLearner:
 
     def state_dict(self) -> dict:
         state = {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
-                 "best": self.best_state, "torch_rng": torch.get_rng_state()}
+                 "scaler": self.scaler.state_dict(), "best": self.best_state,
+                 "torch_rng": torch.get_rng_state()}
         if torch.cuda.is_available():
             state["cuda_rng"] = torch.cuda.get_rng_state_all()
         return state
@@ -136,6 +167,7 @@ class TorchLearner:
         device = next(self.model.parameters()).device
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
+        self.scaler.load_state_dict(state["scaler"])
         self.best_state = {k: v.to(device) for k, v in state["best"].items()}
         torch.set_rng_state(state["torch_rng"])
         if "cuda_rng" in state and torch.cuda.is_available():

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from striate.registry import ModelRegistry
-from striate.torch import init
+from striate.torch import init as weight_init
 
 MODELS = ModelRegistry()
 register = MODELS.register
@@ -63,11 +63,24 @@ def zero_output(in_features: int, num_classes: int) -> nn.Linear:
     return layer
 
 
+def positive_sizes(value, name: str) -> list[int]:
+    """An int or a list of ints, each >= 1 (layer sizes, filter counts)."""
+    sizes = [value] if isinstance(value, int) else list(value)
+    if not sizes or not all(isinstance(s, int) and s >= 1 for s in sizes):
+        raise ValueError(f"{name} must be one or more positive integers, got {value!r}")
+    return sizes
+
+
+def check_dropout(p: float) -> None:
+    if not 0 <= p < 1:
+        raise ValueError(f"dropout is the probability of zeroing a unit, in [0, 1), got {p}")
+
+
 def hidden_stack(sizes, in_features: int, act: str) -> nn.Sequential:
     layers = nn.Sequential()
     for index, size in enumerate(sizes, start=1):
         layer = nn.Linear(in_features, size)
-        init.for_activation(layer.weight, act)
+        weight_init.for_activation(layer.weight, act)
         nn.init.zeros_(layer.bias)
         layers.add_module(f"fc{index}", layer)
         layers.add_module(f"{act}{index}", make_activation(act))
@@ -84,9 +97,7 @@ def logreg(input_shape, num_classes):
 @register("mlp")
 def mlp(input_shape, num_classes, hidden=(500,), activation="tanh"):
     """Multilayer perceptron (tutorial mlp.py): Glorot-uniform init, x4 for sigmoid, He for relu."""
-    sizes = [hidden] if isinstance(hidden, int) else list(hidden)
-    if not sizes or min(sizes) < 1:
-        raise ValueError("hidden must be one or more positive layer sizes")
+    sizes = positive_sizes(hidden, "hidden")
     stack = hidden_stack(sizes, math.prod(input_shape), activation)
     return Classifier(nn.Identity(), stack, zero_output(sizes[-1], num_classes))
 
@@ -104,7 +115,7 @@ class ConvPool(nn.Module):
         self.act = make_activation(act)
         fan_in = in_channels * filter_size ** 2
         fan_out = out_channels * filter_size ** 2 / pool ** 2   # the pool divides fan-out
-        init.glorot_uniform_(self.conv.weight, fan_in, fan_out)
+        weight_init.glorot_uniform_(self.conv.weight, fan_in, fan_out)
         nn.init.zeros_(self.conv.bias)
 
     def forward(self, x):                      # (N, C, H, W)
@@ -155,10 +166,135 @@ def convnet3(input_shape, num_classes, num_filters=32, filter_size=7, hidden_dim
     model = Classifier(features, hidden, output if weight_scale is not None
                        else zero_output(hidden_dim, num_classes))
     if weight_scale is not None:
-        init.small_gaussian_(model, weight_scale)
+        weight_init.small_gaussian_(model, weight_scale)
     else:
-        init.he_normal_(model.features.conv1.weight, channels * filter_size ** 2)
-        init.he_normal_(model.hidden.fc1.weight, model.hidden.fc1.in_features)
+        weight_init.he_normal_(model.features.conv1.weight, channels * filter_size ** 2)
+        weight_init.he_normal_(model.hidden.fc1.weight, model.hidden.fc1.in_features)
         for layer in (model.features.conv1, model.hidden.fc1):
             nn.init.zeros_(layer.bias)
     return model
+
+
+def set_init_(model: nn.Module, scheme: str | None, weight_scale: float,
+              activation: str = "relu") -> nn.Module:
+    """Re-draw every convolution and affine weight by `scheme` (biases zero); None keeps the
+    model's own tutorial initialisation."""
+    if scheme is None:
+        return model
+    for layer in model.modules():
+        if isinstance(layer, (nn.Linear, nn.Conv2d)):
+            weight_init.by_scheme_(layer.weight, scheme, weight_scale, activation)
+            if layer.bias is not None:
+                nn.init.zeros_(layer.bias)
+    return model
+
+
+@register("fcnet")
+def fcnet(input_shape, num_classes, hidden_dims=(100, 100), activation="relu", batchnorm=False,
+          dropout=0.0, init=None, weight_scale=1e-2):
+    """cs231n FullyConnectedNet: (affine - [batch norm] - activation - [dropout]) x L - affine.
+
+    dropout is the probability of zeroing a unit (torch's convention); init None is He (Glorot
+    for tanh/sigmoid) with a zero output layer, or one of small, lecun, he, glorot."""
+    sizes = positive_sizes(hidden_dims, "hidden_dims")
+    check_dropout(dropout)
+    hidden, features = nn.Sequential(), math.prod(input_shape)
+    for index, size in enumerate(sizes, start=1):
+        hidden.add_module(f"fc{index}", nn.Linear(features, size, bias=not batchnorm))
+        weight_init.for_activation(hidden[-1].weight, activation)
+        if hidden[-1].bias is not None:
+            nn.init.zeros_(hidden[-1].bias)
+        if batchnorm:
+            hidden.add_module(f"bn{index}", nn.BatchNorm1d(size))
+        hidden.add_module(f"{activation}{index}", make_activation(activation))
+        if dropout:
+            hidden.add_module(f"drop{index}", nn.Dropout(dropout))
+        features = size
+    model = Classifier(nn.Identity(), hidden, zero_output(features, num_classes))
+    return set_init_(model, init, weight_scale, activation)
+
+
+def conv_bn_relu(in_channels: int, out_channels: int) -> nn.Sequential:
+    """3x3 'same' convolution - batch norm - ReLU; no conv bias, since the norm's beta is one."""
+    conv = nn.Conv2d(in_channels, out_channels, 3, padding=1, bias=False)
+    weight_init.he_normal_(conv.weight, in_channels * 9)
+    return nn.Sequential(conv, nn.BatchNorm2d(out_channels), nn.ReLU(inplace=True))
+
+
+@register("vgg")
+def vgg(input_shape, num_classes, num_filters=(64, 64, 128, 256), As=(2, 2, 3, 3),
+        hidden_dims=(64, 64), dropout=0.0, init=None, weight_scale=1e-2):
+    """cs231n VGG-like: [(conv3x3-bn-relu) x A - 2x2 max pool] x B - (fc-bn-relu-[dropout]) x K.
+
+    num_filters[b] and As[b] give stage b; the pools round up (ceil_mode, Theano's
+    ignore_border=False), so 28x28 (28-14-7-4-2) and 32x32 (32-16-8-4-2) both work."""
+    filters, repeats = positive_sizes(num_filters, "num_filters"), positive_sizes(As, "As")
+    if len(filters) != len(repeats):
+        raise ValueError(f"num_filters {filters} and As {repeats} need one entry per stage")
+    check_dropout(dropout)
+    features, channels = nn.Sequential(), input_shape[0]
+    for stage, (width, count) in enumerate(zip(filters, repeats), start=1):
+        block = nn.Sequential()
+        for index in range(1, count + 1):
+            block.add_module(f"conv{index}", conv_bn_relu(channels, width))
+            channels = width
+        block.add_module("pool", nn.MaxPool2d(2, ceil_mode=True))
+        features.add_module(f"stage{stage}", block)
+    hidden, size = nn.Sequential(), flat_size(features, input_shape)
+    for index, dim in enumerate(positive_sizes(hidden_dims, "hidden_dims"), start=1):
+        hidden.add_module(f"fc{index}", nn.Linear(size, dim, bias=False))
+        weight_init.he_normal_(hidden[-1].weight, size)
+        hidden.add_module(f"bn{index}", nn.BatchNorm1d(dim))
+        hidden.add_module(f"relu{index}", nn.ReLU(inplace=True))
+        if dropout:
+            hidden.add_module(f"drop{index}", nn.Dropout(dropout))
+        size = dim
+    model = Classifier(features, hidden, zero_output(size, num_classes))
+    return set_init_(model, init, weight_scale)
+
+
+class Residual(nn.Module):
+    """x + f(x): the identity path lets gradients skip f, which is what makes depth trainable."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.body = nn.Sequential(conv_bn_relu(channels, channels), conv_bn_relu(channels, channels))
+
+    def forward(self, x):                     # (N, C, H, W) -> (N, C, H, W)
+        return x + self.body(x)
+
+
+class Scale(nn.Module):
+    """Multiply by a constant. Before a bias-free affine layer it scales the logits: ResNet-9
+    divides them by 8 so that the softmax starts soft."""
+
+    def __init__(self, scale: float):
+        super().__init__()
+        self.scale = scale
+
+    def forward(self, x):
+        return x * self.scale
+
+
+@register("resnet")
+def resnet(input_shape, num_classes, width=64, residual=(1, 0, 1), init=None, weight_scale=1e-2):
+    """ResNet-9 (DAWNBench, Page 2018): prep - 3 x [conv-bn-relu - pool - residual blocks].
+
+    Stage s has width * 2^s channels and residual[s] two-convolution residual blocks; a global
+    max pool and one affine layer (logits x 1/8) finish it. width=64 is the DAWNBench net."""
+    blocks = [residual] if isinstance(residual, int) else list(residual)
+    if width < 1 or len(blocks) < 1 or min(blocks) < 0:
+        raise ValueError("width must be positive and residual a list of block counts >= 0")
+    features = nn.Sequential()
+    features.add_module("prep", conv_bn_relu(input_shape[0], width))
+    channels = width
+    for stage, count in enumerate(blocks, start=1):
+        block = nn.Sequential(conv_bn_relu(channels, width * 2 ** stage),
+                              nn.MaxPool2d(2, ceil_mode=True))
+        channels = width * 2 ** stage
+        for index in range(count):
+            block.add_module(f"res{index + 1}", Residual(channels))
+        features.add_module(f"stage{stage}", block)
+    features.add_module("pool", nn.AdaptiveMaxPool2d(1))
+    model = Classifier(features, Scale(0.125), nn.Linear(channels, num_classes, bias=False))
+    return set_init_(model, init, weight_scale)

@@ -1,0 +1,59 @@
+"""Data augmentation on whole minibatches, on the device the batch lives on.
+
+A per-sample transform pipeline (torchvision's) spends Python time on every image; here one
+random crop, shift or flip of a batch is a handful of tensor operations whatever its size. The
+randomness comes from a generator seeded by (seed, epoch), never from the global RNG, so a run is
+repeatable and a run resumed at an epoch boundary sees exactly the perturbations it would have.
+"""
+
+import torch
+import torch.nn.functional as F
+
+from striate.config import AugmentConfig
+
+
+def random_shift(images: torch.Tensor, max_shift: int, mode: str,
+                 generator: torch.Generator) -> torch.Tensor:
+    """Pad by max_shift on each side (`mode`: reflect or constant zeros) and crop back to H x W at
+    an independent random offset per image: a random translation by up to max_shift pixels."""
+    n, _, height, width = images.shape                                   # (N, C, H, W)
+    padded = F.pad(images, (max_shift,) * 4, mode=mode)                 # (N, C, H+2s, W+2s)
+    offsets = torch.randint(0, 2 * max_shift + 1, (2, n), generator=generator,
+                            device=images.device)
+    rows = offsets[0, :, None] + torch.arange(height, device=images.device)   # (N, H)
+    cols = offsets[1, :, None] + torch.arange(width, device=images.device)    # (N, W)
+    batch = torch.arange(n, device=images.device)[:, None, None]
+    # Gathering from the NHWC view yields (N, H, W, C); permuting back gives NCHW values in
+    # channels_last memory, the layout convolutions prefer.
+    return padded.permute(0, 2, 3, 1)[batch, rows[:, :, None], cols[:, None, :]].permute(0, 3, 1, 2)
+
+
+def random_flip(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Mirror each image left-right with probability 1/2."""
+    flip = torch.rand(images.shape[0], generator=generator, device=images.device) < 0.5
+    return torch.where(flip[:, None, None, None], images.flip(3), images)
+
+
+class BatchAugment:
+    def __init__(self, config: AugmentConfig, seed: int, device: torch.device):
+        self.config = config
+        self.seed = seed
+        self.generator = torch.Generator(device=device)
+
+    @property
+    def enabled(self) -> bool:
+        return self.config.perturbs_images
+
+    def start_epoch(self, epoch: int) -> None:
+        # Distinct streams per (seed, epoch), as striate.training.order does for the permutation.
+        self.generator.manual_seed((self.seed * 1_000_003 + epoch + 1) % 2 ** 63)
+
+    def __call__(self, images: torch.Tensor) -> torch.Tensor:    # (N, C, H, W) -> same
+        c = self.config
+        if c.crop_padding:
+            images = random_shift(images, c.crop_padding, "reflect", self.generator)
+        if c.translate:
+            images = random_shift(images, c.translate, "constant", self.generator)
+        if c.flip:
+            images = random_flip(images, self.generator)
+        return images
