@@ -14,7 +14,8 @@ from striate.errors import StriateError
 from striate.files import atomic_write_bytes
 
 GOOD = {"model": "logreg", "model_args": {}, "input_shape": [1, 2, 2], "class_names": ["a", "b"],
-        "pixel_max": 255, "standardize": {"mean": [0.5], "std": [0.25]}, "config": {}}
+        "pixel_max": 255, "preprocess": {"kind": "none", "input_shape": [1, 2, 2], "eps": 0.0,
+                                         "components": None}, "config": {}}
 
 
 def write(path, meta):
@@ -25,15 +26,14 @@ def write(path, meta):
 
 def test_round_trip(tmp_path):
     tensors, meta = load_weights(write(tmp_path / "m.safetensors", GOOD))
-    assert meta["format"] == 1 and meta["class_names"] == ["a", "b"]
+    assert meta["format"] == 2 and meta["class_names"] == ["a", "b"]
     assert tensors["output.weight"].shape == (2, 4)
 
 
 @pytest.mark.parametrize("change", [
     {"class_names": 7}, {"class_names": []}, {"model": None}, {"model_args": [1]},
     {"input_shape": [1, 2]}, {"input_shape": [1, 0, 2]}, {"config": "x"},
-    {"standardize": {"mean": [0.5]}}, {"standardize": {"mean": [0, 0, 0], "std": [1, 1, 1]}},
-    {"standardize": {"mean": [0.5], "std": [0.0]}}, {"format": 99},
+    {"preprocess": None}, {"preprocess": {"components": -3}}, {"format": 99},
 ])
 def test_forged_metadata_is_refused(tmp_path, change):
     meta = {**GOOD, **change}

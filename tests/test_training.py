@@ -8,7 +8,7 @@ import torch
 from PIL import Image
 
 from helpers import tree_snapshot
-from striate.checkpoint import load_weights, save_weights
+from striate.checkpoint import load_weights, read_checkpoint, save_weights
 from striate.config import config_from_yaml
 from striate.data import load_dataset
 
@@ -180,6 +180,7 @@ def test_bad_input_gets_one_line_exit_2_and_touches_nothing(cli, mlp_run, args, 
 
 def test_checkpoint_of_a_different_model_is_refused(cli, mlp_run, tmp_path):
     tensors, meta = load_weights(mlp_run)
+    tensors.update(read_checkpoint(mlp_run, preprocessing=True)[0])
     meta["model_args"] = {"hidden": [64]}      # claims another architecture than its tensors
     forged = tmp_path / "forged.safetensors"
     save_weights(forged, tensors, meta)

@@ -1,9 +1,10 @@
 """The checkpoint format both engines share.
 
 Weights are a safetensors file of float arrays named like torch's `state_dict` keys
-(`conv1.weight`, ...), so a file opens anywhere without running code. Its metadata carries what is
-needed to rebuild and use the model: model name and options, input shape, class names and the
-resolved training config (which also says how inputs were preprocessed).
+(`conv1.weight`, ...), so a file opens anywhere without running code. The input preprocessing
+fitted on the training split travels in the same file (tensors named `preprocess.*`). The
+metadata carries what is needed to rebuild and use the model: model name and options, input
+shape, class names, the preprocessing's kind and the resolved training config.
 
 The resumable training state (optimizer moments, schedule and early-stopping state, RNG, history)
 is a `torch.save` file that holds only tensors and plain containers, so it loads with
@@ -19,7 +20,8 @@ import numpy as np
 from striate.errors import StriateError
 from striate.files import atomic_write_bytes
 
-FORMAT_VERSION = 1
+PREPROCESS_PREFIX = "preprocess."  # tensor names of the preprocessing, apart from the weights
+FORMAT_VERSION = 2  # 2: preprocessing tensors in the file, replacing format 1's per-channel stats
 WEIGHTS_FILE = "model.safetensors"
 
 
@@ -43,15 +45,17 @@ def resolve_checkpoint(run_or_checkpoint) -> Path:
     return path
 
 
-def load_weights(path) -> tuple[dict[str, np.ndarray], dict]:
-    """Read (tensors, metadata) from a striate safetensors file, refusing anything else."""
+def read_checkpoint(path, preprocessing: bool) -> tuple[dict[str, np.ndarray], dict]:
+    """(tensors, metadata) of a striate safetensors file: the model's weights, or with
+    preprocessing=True only the preprocess.* tensors (safetensors reads just the ones asked for)."""
     from safetensors import SafetensorError, safe_open
 
     path = resolve_checkpoint(path)
     try:
         with safe_open(str(path), framework="np") as handle:
             header = handle.metadata() or {}
-            tensors = {name: handle.get_tensor(name) for name in handle.keys()}
+            tensors = {name: handle.get_tensor(name) for name in handle.keys()
+                       if name.startswith(PREPROCESS_PREFIX) == preprocessing}
     except (SafetensorError, OSError, ValueError) as error:
         raise StriateError(f"{path} is not a readable safetensors checkpoint ({error}); "
                            "it may be truncated or corrupt: use another checkpoint") from None
@@ -64,9 +68,33 @@ def load_weights(path) -> tuple[dict[str, np.ndarray], dict]:
     return tensors, meta
 
 
+def load_weights(path) -> tuple[dict[str, np.ndarray], dict]:
+    """Read (model tensors, metadata) from a striate safetensors file, refusing anything else."""
+    return read_checkpoint(path, preprocessing=False)
+
+
+def load_preprocess(path):
+    """The input preprocessing stored with a checkpoint, checked against its metadata."""
+    from striate.data import Preprocess
+
+    tensors, meta = read_checkpoint(path, preprocessing=True)
+    preprocess = Preprocess.from_checkpoint(meta["preprocess"], tensors, str(path))
+    if list(preprocess.input_shape) != meta["input_shape"]:
+        raise StriateError(f"{path} holds preprocessing for {preprocess.input_shape} images but "
+                           f"a model for {tuple(meta['input_shape'])}; use a checkpoint written "
+                           "by `striate train`")
+    return preprocess
+
+
+def model_input_shape(meta: dict) -> tuple[int, int, int]:
+    """What the network itself takes: the image, or (k, 1, 1) after a PCA projection."""
+    components = meta["preprocess"].get("components")
+    return (components, 1, 1) if components else tuple(meta["input_shape"])
+
+
 # What the metadata must hold, and of which type: the loaders index into it without asking again.
 METADATA_TYPES = {"format": int, "model": str, "model_args": dict, "input_shape": list,
-                  "class_names": list, "pixel_max": (int, float), "standardize": dict,
+                  "class_names": list, "pixel_max": (int, float), "preprocess": dict,
                   "config": dict}
 
 
@@ -83,18 +111,14 @@ def check_metadata(meta, path) -> None:
     for key, kind in METADATA_TYPES.items():
         if not isinstance(meta.get(key), kind):
             raise refuse(f"metadata field {key!r} is missing or of the wrong type")
-    shape, names, stats = meta["input_shape"], meta["class_names"], meta["standardize"]
+    shape, names = meta["input_shape"], meta["class_names"]
     if len(shape) != 3 or not all(isinstance(n, int) and n > 0 for n in shape):
         raise refuse(f"input_shape {shape} is not three positive sizes")
     if not names or not all(isinstance(name, str) for name in names):
         raise refuse("class_names is not a list of names")
-    for key in ("mean", "std"):
-        values = stats.get(key)
-        if not (isinstance(values, list) and len(values) == shape[0]
-                and all(isinstance(v, (int, float)) for v in values)):
-            raise refuse(f"standardize.{key} does not give one number per input channel")
-    if not all(v > 0 for v in stats["std"]):
-        raise refuse("standardize.std has a value that is not positive")
+    components = meta["preprocess"].get("components")
+    if components is not None and not (isinstance(components, int) and components > 0):
+        raise refuse("preprocess.components is not a positive number")
 
 
 def check_tensors_match(tensors: dict[str, np.ndarray], expected: dict[str, tuple],

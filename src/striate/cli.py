@@ -125,7 +125,7 @@ def cmd_evaluate(args) -> None:
     from striate.inference import evaluate
 
     result = evaluate(args.checkpoint, args.split, args.data_dir, check_device(args.device),
-                      args.engine)
+                      args.engine, args.tta)
     print(f"{result['split']}: {result['examples']} examples, loss {result['loss']:.4f}, "
           f"error {result['error']:.2%}, accuracy {result['accuracy']:.2%}")
 
@@ -133,7 +133,8 @@ def cmd_evaluate(args) -> None:
 def cmd_predict(args) -> None:
     from striate.inference import predict
 
-    for row in predict(args.checkpoint, args.images, check_device(args.device), args.engine):
+    for row in predict(args.checkpoint, args.images, check_device(args.device), args.engine,
+                       args.tta):
         print(f"{row['image']}\t{row['class']}\t{row['probability']:.4f}")
 
 
@@ -170,6 +171,9 @@ def add_inference_flags(parser) -> None:
     parser.add_argument("--engine", default=None, choices=ENGINES,
                         help="engine to run the checkpoint with (default: the one that "
                              "trained it)")
+    parser.add_argument("--tta", action="store_true",
+                        help="test-time augmentation: average each image's prediction with its "
+                             "mirror image's")
 
 
 def build_parser() -> argparse.ArgumentParser:

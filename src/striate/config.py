@@ -27,6 +27,9 @@ def option(default, help: str, choices: tuple | None = None, **kwargs):
     return field(default=default, metadata=metadata, **kwargs)
 
 
+PREPROCESSING = ("none", "standardize", "mean-image", "per-feature", "pca", "pca-whiten", "zca")
+
+
 @dataclass
 class DataConfig:
     dataset: str = option("fashion-mnist", "data set: mnist, fashion-mnist, cifar10, digits, folder")
@@ -35,9 +38,16 @@ class DataConfig:
     valid_size: int | None = option(None, "validation examples carved from training "
                                           "(default: the data set's own, e.g. 10000 for MNIST)")
     download: bool = option(True, "download missing files (MD5-checked)")
-    normalize: bool = option(True, "standardize each channel with the training split's mean "
-                                   "and std; --no-normalize feeds [0, 1] pixels as the "
-                                   "Deep Learning Tutorials do")
+    preprocess: str = option("standardize", "input transform fitted on the training split: "
+                                            "standardize (per channel), none ([0, 1] pixels, "
+                                            "the Deep Learning Tutorials'), mean-image, "
+                                            "per-feature, pca, pca-whiten, zca",
+                             choices=PREPROCESSING)
+    pca_components: int | None = option(None, "pca/pca-whiten: principal components kept "
+                                              "(default for pca-whiten: all)")
+    whiten_eps: float = option(1e-2, "pca-whiten/zca: added to each eigenvalue before dividing "
+                                     "by its square root, so near-constant directions are not "
+                                     "blown up into noise")
     image_size: str | None = option(None, "HxW to resize folder images to (folder data set only)")
     channels: str = option("auto", "folder images: auto, 1 or gray, 3 or rgb",
                            choices=("auto", "1", "gray", "3", "rgb"))

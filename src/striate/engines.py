@@ -3,9 +3,10 @@
 Each engine module provides:
     versions() -> dict                            library versions for run.json
     check_model_options(name, options)            refuse unknown models/options before any work
-    build_learner(config, dataset, splits, standardize) -> learner for striate.training.loop
+    build_learner(config, dataset, splits, preprocess) -> learner for striate.training.loop
+        (splits already preprocessed: float32 (N, *preprocess.output_shape) images)
     load_predictor(checkpoint, device) -> (predict_proba, metadata)
-        predict_proba: (N, C, H, W) float32 standardized images -> (N, classes) probabilities
+        predict_proba: (N, ...) float32 preprocessed inputs -> (N, classes) probabilities
 Everything else (data, splits, the loop, runs, checkpoints, evaluate, predict) is shared.
 """
 

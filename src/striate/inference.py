@@ -1,17 +1,18 @@
 """Using a trained model: evaluate it on a split, or predict the classes of image files.
 
-Both read everything from the checkpoint's metadata (model, options, input shape, classes, input
-statistics and the training config), so the data reach the model exactly as in training, and both
-work the same for either engine: the engine only turns standardized images into probabilities.
+Both read everything from the checkpoint (model, options, input shape, classes, the fitted
+preprocessing and the training config), so the data reach the model exactly as in training, and
+both work the same for either engine: the engine only turns preprocessed inputs into
+probabilities. Test-time augmentation (--tta) is done here too, so it serves both engines.
 """
 
 from pathlib import Path
 
 import numpy as np
 
-from striate.checkpoint import load_weights
-from striate.config import TrainConfig, apply_mapping
-from striate.data import Standardize, load_image
+from striate.checkpoint import load_preprocess, load_weights
+from striate.config import UNFLIPPABLE, TrainConfig, apply_mapping
+from striate.data import load_image
 from striate.engines import get_engine
 from striate.errors import StriateError
 from striate.training.session import load_data, prepare_splits
@@ -19,19 +20,34 @@ from striate.training.session import load_data, prepare_splits
 BATCH = 2048  # images per forward pass
 
 
-def load_predictor(checkpoint, engine: str | None, device: str):
-    """(predict_proba, metadata); the engine defaults to the one that trained the checkpoint."""
+def load_predictor(checkpoint, engine: str | None, device: str, tta: bool = False):
+    """(predict_proba, metadata, preprocess); the engine defaults to the one that trained the
+    checkpoint. predict_proba takes preprocessed (N, ...) float32 inputs."""
     _, meta = load_weights(checkpoint)
-    return get_engine(engine or meta.get("engine", "torch")).load_predictor(checkpoint, device)
+    preprocess = load_preprocess(checkpoint)
+    if tta and meta.get("dataset") in UNFLIPPABLE:
+        raise StriateError(f"mirroring {meta['dataset']} images changes their class; drop --tta")
+    if tta and not preprocess.is_image_like():
+        raise StriateError(f"--tta mirrors images, but this model takes {preprocess.kind} "
+                           "component scores; drop --tta")
+    engine_name = engine or meta.get("engine", "torch")
+    predict_proba, meta = get_engine(engine_name).load_predictor(checkpoint, device)
+    if tta:
+        return mirror_averaged(predict_proba), meta, preprocess
+    return predict_proba, meta, preprocess
 
 
-def standardize_of(meta: dict) -> Standardize:
-    return Standardize(tuple(meta["standardize"]["mean"]), tuple(meta["standardize"]["std"]))
+def mirror_averaged(predict_proba):
+    """Test-time augmentation: the mean of the probabilities for each image and its mirror."""
+    def averaged(images):                                  # (N, C, H, W) -> (N, classes)
+        mirrored = np.ascontiguousarray(images[..., ::-1])
+        return (predict_proba(images) + predict_proba(mirrored)) / 2
+    return averaged
 
 
 def evaluate(checkpoint, split: str = "test", data_dir: str | None = None,
-             device: str = "auto", engine: str | None = None) -> dict:
-    predict_proba, meta = load_predictor(checkpoint, engine, device)
+             device: str = "auto", engine: str | None = None, tta: bool = False) -> dict:
+    predict_proba, meta, preprocess = load_predictor(checkpoint, engine, device, tta)
     config = apply_mapping(TrainConfig(), meta["config"], f"{checkpoint} metadata")
     if data_dir is not None:
         config.data.data_dir = data_dir
@@ -43,10 +59,9 @@ def evaluate(checkpoint, split: str = "test", data_dir: str | None = None,
                            f"expects {tuple(meta['input_shape'])} and {len(meta['class_names'])}; "
                            "point --data-dir at the data it was trained on")
     data = prepare_splits(dataset, config)[split]
-    standardize = standardize_of(meta)
     nll_sum, wrong = 0.0, 0
     for start in range(0, len(data), BATCH):
-        images = standardize.apply(data.images[start:start + BATCH], dataset.pixel_max)
+        images = preprocess.apply(data.images[start:start + BATCH], dataset.pixel_max)
         labels = data.labels[start:start + BATCH]
         probabilities = predict_proba(images)                          # (B, classes)
         picked = probabilities[np.arange(len(labels)), labels]
@@ -57,14 +72,14 @@ def evaluate(checkpoint, split: str = "test", data_dir: str | None = None,
 
 
 def predict(checkpoint, images: list[str], device: str = "auto",
-            engine: str | None = None) -> list[dict]:
-    predict_proba, meta = load_predictor(checkpoint, engine, device)
+            engine: str | None = None, tta: bool = False) -> list[dict]:
+    predict_proba, meta, preprocess = load_predictor(checkpoint, engine, device, tta)
     channels, height, width = meta["input_shape"]
     pixels = np.stack([load_image(Path(path), (height, width), channels)
                        for path in images])                            # (N, C, H, W) uint8
     # load_image gives 0..255 for every data set; training divided by the data set's own white
     # level, so both land on the same [0, 1] scale before standardizing.
-    probabilities = predict_proba(standardize_of(meta).apply(pixels, 255.0))  # (N, classes)
+    probabilities = predict_proba(preprocess.apply(pixels, 255.0))    # (N, classes)
     best = probabilities.argmax(axis=1)
     return [{"image": path, "class": meta["class_names"][i], "probability": float(p[i])}
             for path, i, p in zip(images, best, probabilities)]

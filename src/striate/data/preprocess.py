@@ -21,14 +21,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from striate.checkpoint import PREPROCESS_PREFIX as PREFIX
+from striate.config import PREPROCESSING as KINDS
 from striate.errors import StriateError
 
-KINDS = ("none", "standardize", "mean-image", "per-feature", "pca", "pca-whiten", "zca")
 PROJECTIONS = ("pca", "pca-whiten")  # outputs are component scores, not images
 WHITENING = ("pca-whiten", "zca")    # divide by sqrt(eigenvalue + eps)
 CHUNK = 8192          # images per pass: float64 statistics without a float64 copy of the whole set
 CONSTANT_STD = 1e-6   # [0, 1] pixel units; a constant channel or pixel is divided by 1, not by ~0
-PREFIX = "preprocess."  # checkpoint tensor names, kept apart from the model's weights
 
 
 def tensor_shapes(kind: str, input_shape, components: int | None) -> dict[str, tuple[int, ...]]:
@@ -83,7 +83,8 @@ class Preprocess:
                                f"{self.kind} preprocessing was fitted on; resize them to match")
         out = np.empty((len(images), *self.output_shape), np.float32)
         for start in range(0, len(images), CHUNK):
-            # Exactly Standardize.apply's float32 steps: published figures depend on these bits.
+            # These exact float32 steps (true division, then -mean, /std) are the ones the
+            # published figures were measured with; reordering them changes the last bits.
             scaled = images[start:start + CHUNK].astype(np.float32) / np.float32(pixel_max)
             out[start:start + CHUNK] = self.transform(scaled)
         return out

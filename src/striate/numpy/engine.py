@@ -8,9 +8,9 @@ into the other. NumPy-only models store their params under their own names.
 
 import numpy as np
 
-from striate.checkpoint import check_tensors_match, load_weights
+from striate.checkpoint import check_tensors_match, load_weights, model_input_shape
 from striate.config import TrainConfig, flag_name
-from striate.data import Dataset, Split, Standardize
+from striate.data import Dataset, Preprocess, Split
 from striate.errors import StriateError
 from striate.numpy.learner import NumpyLearner
 from striate.numpy.models import check_model_options, create_model  # noqa: F401 (engine API)
@@ -40,14 +40,14 @@ def check_torch_only_settings(config: TrainConfig) -> None:
 
 
 def build_learner(config: TrainConfig, dataset: Dataset, splits: dict[str, Split],
-                  standardize: Standardize) -> NumpyLearner:
+                  preprocess: Preprocess) -> NumpyLearner:
+    """splits: already preprocessed, (N, *preprocess.output_shape) float32 images."""
     check_cpu(config.run.device)
     check_torch_only_settings(config)
-    model = create_model(config.model.model, dataset.input_shape, dataset.num_classes,
+    model = create_model(config.model.model, preprocess.output_shape, dataset.num_classes,
                          seed=config.run.seed, **config.model.model_args)
     check_batch_norm_batches(model, len(splits["train"]), config.optim.batch_size)
-    arrays = {name: (standardize.apply(split.images, dataset.pixel_max), split.labels)
-              for name, split in splits.items()}
+    arrays = {name: (split.images, split.labels) for name, split in splits.items()}
     return NumpyLearner(model, arrays, config.optim, config.run.seed)
 
 
@@ -93,7 +93,7 @@ def lookup(state: dict, name: str) -> np.ndarray:
 def load_model(checkpoint):
     """Rebuild the NumPy model a checkpoint describes and load its weights; (model, meta)."""
     tensors, meta = load_weights(checkpoint)
-    model = create_model(meta["model"], meta["input_shape"], len(meta["class_names"]),
+    model = create_model(meta["model"], model_input_shape(meta), len(meta["class_names"]),
                          **meta["model_args"])
     layout = checkpoint_layout(model)
     expected = {}
@@ -113,7 +113,7 @@ def load_model(checkpoint):
 
 
 def load_predictor(checkpoint, device: str = "auto"):
-    """(predict_proba, metadata): standardized (N, C, H, W) float32 -> (N, classes) numpy."""
+    """(predict_proba, metadata): preprocessed (N, ...) float32 inputs -> (N, classes) numpy."""
     check_cpu(device)
     model, meta = load_model(checkpoint)
 

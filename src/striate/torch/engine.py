@@ -2,9 +2,9 @@
 
 import torch
 
-from striate.checkpoint import check_tensors_match, load_weights
+from striate.checkpoint import check_tensors_match, load_weights, model_input_shape
 from striate.config import TrainConfig
-from striate.data import Dataset, Split, Standardize
+from striate.data import Dataset, Preprocess, Split
 from striate.errors import StriateError
 from striate.torch.data import DeviceSplit
 from striate.torch.device import resolve_device
@@ -17,20 +17,25 @@ def versions() -> dict:
 
 
 def build_learner(config: TrainConfig, dataset: Dataset, splits: dict[str, Split],
-                  standardize: Standardize) -> TorchLearner:
+                  preprocess: Preprocess) -> TorchLearner:
+    """splits: already preprocessed, (N, *preprocess.output_shape) float32 images."""
     device = resolve_device(config.run.device)
     torch.manual_seed(config.run.seed)  # the initial weights (and dropout) follow the seed
-    model = create_model(config.model.model, dataset.input_shape, dataset.num_classes,
+    model = create_model(config.model.model, preprocess.output_shape, dataset.num_classes,
                          **config.model.model_args).to(device)
-    check_augmentation(config, dataset.input_shape)
-    on_device = {name: DeviceSplit(split, dataset.pixel_max, standardize, device)
-                 for name, split in splits.items()}
+    check_augmentation(config, preprocess)
+    on_device = {name: DeviceSplit(split, device) for name, split in splits.items()}
     return TorchLearner(model, on_device, config)
 
 
-def check_augmentation(config: TrainConfig, input_shape) -> None:
-    """Reflection padding needs a border narrower than the image it reflects."""
-    padding, side = config.augment.crop_padding, min(input_shape[1:])
+def check_augmentation(config: TrainConfig, preprocess: Preprocess) -> None:
+    """Crops and flips need images, and reflection padding a border narrower than the image."""
+    c = config.augment
+    if (c.perturbs_images or c.tta) and not preprocess.is_image_like():
+        raise StriateError(f"--preprocess {preprocess.kind} turns images into component scores, "
+                           "which cannot be cropped or mirrored; drop the augmentation flags or "
+                           "use --preprocess zca")
+    padding, side = c.crop_padding, min(preprocess.input_shape[1:])
     if padding >= side:
         raise StriateError(f"--crop-padding {padding} must be smaller than the {side}-pixel "
                            "images it pads; try 2 to 4")
@@ -39,7 +44,7 @@ def check_augmentation(config: TrainConfig, input_shape) -> None:
 def load_model(checkpoint, device: str = "auto") -> tuple[torch.nn.Module, dict]:
     """Rebuild the model a checkpoint was trained as and load its weights; (model, metadata)."""
     tensors, meta = load_weights(checkpoint)
-    model = create_model(meta["model"], meta["input_shape"], len(meta["class_names"]),
+    model = create_model(meta["model"], model_input_shape(meta), len(meta["class_names"]),
                          **meta["model_args"])
     expected = {name: tuple(value.shape) for name, value in model.state_dict().items()}
     check_tensors_match(tensors, expected, checkpoint, meta["model"])
@@ -48,7 +53,7 @@ def load_model(checkpoint, device: str = "auto") -> tuple[torch.nn.Module, dict]
 
 
 def load_predictor(checkpoint, device: str = "auto"):
-    """(predict_proba, metadata): standardized (N, C, H, W) float32 -> (N, classes) numpy."""
+    """(predict_proba, metadata): preprocessed (N, ...) float32 inputs -> (N, classes) numpy."""
     model, meta = load_model(checkpoint, device)
     device = next(model.parameters()).device
 

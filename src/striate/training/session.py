@@ -6,7 +6,7 @@ directory is created, so a mistake never leaves a half-made run behind.
 
 from striate.checkpoint import WEIGHTS_FILE, load_state, save_state, save_weights
 from striate.config import TrainConfig, flag_name, parse_image_size
-from striate.data import Dataset, Split, Standardize, load_dataset, split_validation
+from striate.data import Dataset, Preprocess, Split, load_dataset, split_validation
 from striate.engines import get_engine
 from striate.errors import StriateError
 from striate.runs import TRAIN_STATE, RunDir
@@ -29,16 +29,23 @@ def prepare_splits(dataset: Dataset, config: TrainConfig) -> dict[str, Split]:
     return {"train": train, "valid": valid, "test": dataset.test}
 
 
-def fit_standardize(config: TrainConfig, dataset: Dataset, train: Split) -> Standardize:
-    if config.data.normalize:
-        return Standardize.fit(train, dataset.pixel_max)
-    return Standardize.identity(dataset.input_shape[0])
+def fit_preprocess(config: TrainConfig, dataset: Dataset, train: Split) -> Preprocess:
+    c = config.data
+    return Preprocess.fit(c.preprocess, train.images, dataset.pixel_max, c.pca_components,
+                          c.whiten_eps)
 
 
-def model_metadata(config: TrainConfig, dataset: Dataset, standardize: Standardize) -> dict:
+def preprocessed(splits: dict[str, Split], preprocess: Preprocess,
+                 pixel_max: float) -> dict[str, Split]:
+    """Every split as the float32 inputs the engines train on: (N, *preprocess.output_shape)."""
+    return {name: Split(preprocess.apply(split.images, pixel_max), split.labels)
+            for name, split in splits.items()}
+
+
+def model_metadata(config: TrainConfig, dataset: Dataset, preprocess: Preprocess) -> dict:
     return {"engine": config.run.engine, "model": config.model.model, "model_args": config.model.model_args,
             "input_shape": list(dataset.input_shape), "class_names": list(dataset.class_names),
-            "pixel_max": dataset.pixel_max, "standardize": standardize.to_dict(),
+            "pixel_max": dataset.pixel_max, "preprocess": preprocess.to_checkpoint()[0],
             "dataset": dataset.name, "config": config.to_dict()}
 
 
@@ -49,8 +56,9 @@ def train(config: TrainConfig, resume: RunDir | None = None, show_progress: bool
     engine.check_model_options(config.model.model, config.model.model_args)
     dataset = load_data(config)
     splits = prepare_splits(dataset, config)
-    standardize = fit_standardize(config, dataset, splits["train"])
-    learner = engine.build_learner(config, dataset, splits, standardize)
+    preprocess = fit_preprocess(config, dataset, splits["train"])
+    learner = engine.build_learner(config, dataset, preprocessed(splits, preprocess,
+                                                                 dataset.pixel_max), preprocess)
     loop = Loop(learner, config, show_progress)
     if resume is not None:
         restore(loop, resume)
@@ -62,11 +70,15 @@ def train(config: TrainConfig, resume: RunDir | None = None, show_progress: bool
     echo(f"training {config.model.model} on {dataset.name} "
          f"({len(splits['train'])}/{len(splits['valid'])}/{len(splits['test'])} "
          f"train/valid/test) in {run.path}")
-    meta = model_metadata(config, dataset, standardize)
+    meta = model_metadata(config, dataset, preprocess)
+    preprocess_tensors = preprocess.to_checkpoint()[1]
+
+    def save_best() -> None:
+        save_weights(run / WEIGHTS_FILE, {**learner.best_weights(), **preprocess_tensors}, meta)
 
     def save_checkpoint(loop: Loop, improved: bool) -> None:
         if improved:
-            save_weights(run / WEIGHTS_FILE, loop.learner.best_weights(), meta)
+            save_best()
         save_state(run / TRAIN_STATE, loop.state_dict())
         run.write_history(loop.state.history)
 
@@ -74,7 +86,7 @@ def train(config: TrainConfig, resume: RunDir | None = None, show_progress: bool
         state = loop.run(on_epoch_end=save_checkpoint)
     except KeyboardInterrupt:
         raise Interrupted(run) from None
-    save_weights(run / WEIGHTS_FILE, learner.best_weights(), meta)
+    save_best()
     metrics = final_metrics(state)
     run.write_metrics(metrics)
     return run, metrics
@@ -142,9 +154,9 @@ def check_setup(config: TrainConfig) -> tuple[str, bool]:
     engine.check_model_options(config.model.model, config.model.model_args)
     dataset = load_data(config)
     train = prepare_splits(dataset, config)["train"]
-    standardize = fit_standardize(config, dataset, train)
-    sample = slice(0, check.OVERFIT_EXAMPLES)
-    images = standardize.apply(train.images[sample], dataset.pixel_max)
+    preprocess = fit_preprocess(config, dataset, train)
+    images = preprocess.apply(train.images[:check.OVERFIT_EXAMPLES], dataset.pixel_max)
     checks = check.run_checks(config.model.model, config.model.model_args, images,
-                              train.labels[sample], dataset.num_classes, config.run.seed)
+                              train.labels[:check.OVERFIT_EXAMPLES], dataset.num_classes,
+                              config.run.seed)
     return check.report(checks), all(c.passed for c in checks)
