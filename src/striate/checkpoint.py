@@ -29,7 +29,9 @@ def save_weights(path: Path, tensors: dict[str, np.ndarray], meta: dict) -> None
     from safetensors.numpy import save
 
     meta = {"format": FORMAT_VERSION, **meta}
-    arrays = {name: np.ascontiguousarray(array) for name, array in tensors.items()}
+    # np.require, not np.ascontiguousarray: the latter turns a 0-d array (a batch norm's
+    # num_batches_tracked) into shape (1,).
+    arrays = {name: np.require(array, requirements="C") for name, array in tensors.items()}
     # Serialised in memory first, so a full disk surfaces as an OSError of the atomic write.
     atomic_write_bytes(path, save(arrays, metadata={"striate": json.dumps(meta)}))
 

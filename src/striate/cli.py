@@ -1,6 +1,7 @@
 """The `striate` command. Training flags are generated from the config dataclasses.
 
-Precedence: dataclass defaults < `--config FILE.yaml` < flags given on the command line.
+Precedence: dataclass defaults < `--recipe NAME` < `--config FILE.yaml` < flags given on the
+command line.
 Every user-fixable problem ends in one line on stderr and exit status 2.
 """
 
@@ -11,8 +12,8 @@ import sys
 
 import yaml
 
-from striate.config import (ENGINES, TrainConfig, apply_mapping, check_device,
-                            config_from_yaml, field_type, flag_name, section_fields)
+from striate.config import (ENGINES, TrainConfig, apply_mapping, check_device, field_type,
+                            flag_name, load_yaml, section_fields)
 from striate.errors import StriateError
 
 
@@ -60,7 +61,11 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
 
 def config_from_args(args: argparse.Namespace) -> tuple[TrainConfig, dict]:
     """(resolved config, {field: value} of the flags actually given)."""
-    config = config_from_yaml(args.config) if args.config else TrainConfig()
+    from striate.recipes import recipe_config
+
+    config = recipe_config(args.recipe) if args.recipe else TrainConfig()
+    if args.config:
+        config = apply_mapping(config, load_yaml(args.config), args.config)
     given = {}
     for section, leaf in section_fields():
         if leaf.name in vars(args):
@@ -70,7 +75,7 @@ def config_from_args(args: argparse.Namespace) -> tuple[TrainConfig, dict]:
     for section, leaf in section_fields():
         if leaf.name in given:
             mapping.setdefault(section, {})[leaf.name] = given[leaf.name]
-    if "model_args" in given and args.config:  # flags add to the YAML's options
+    if "model_args" in given and (args.config or args.recipe):  # flags add to the file's options
         mapping["model"]["model_args"] = {**config.model.model_args, **given["model_args"]}
     return apply_mapping(config, mapping, "command line"), given
 
@@ -94,9 +99,9 @@ def cmd_train(args) -> None:
     config, given = config_from_args(args)
     resume = None
     if args.resume:
-        if args.config:
+        if args.config or args.recipe:
             raise StriateError("--resume continues a run with its own config.yaml; "
-                               "drop --config")
+                               "drop --config and --recipe")
         resume = RunDir.open(args.resume)
         config = resume_config(resume, given)
     stop_on_sigterm()
@@ -119,6 +124,27 @@ def cmd_check(args) -> int:
     text, passed = check_setup(config.validate())
     print(text)
     return 0 if passed else 1
+
+
+def cmd_recipes(args) -> None:
+    from striate.recipes import RECIPES
+
+    for recipe in RECIPES.values():
+        settings = "; ".join(f"{section}: " + ", ".join(f"{k}={v}" for k, v in values.items())
+                             for section, values in recipe.settings.items())
+        published = recipe.published.describe() if recipe.published else "striate's own"
+        print(f"{recipe.name:<16} {recipe.summary}\n{'':<16} published: {published}\n"
+              f"{'':<16} settings: {settings}")
+
+
+def cmd_reproduce(args) -> None:
+    from striate.reproduce import reproduce, table
+
+    names = [name.strip() for name in args.recipes.split(",")] if args.recipes else None
+    target, rows = reproduce(names, args.dataset, args.data_dir, args.quick, args.out_dir,
+                             args.seed, echo=lambda text: print(text, flush=True))
+    print(table(rows))
+    print(f"table and runs in {target}")
 
 
 def cmd_evaluate(args) -> None:
@@ -176,6 +202,12 @@ def add_inference_flags(parser) -> None:
                              "mirror image's")
 
 
+def add_settings_sources(parser) -> None:
+    parser.add_argument("--recipe", metavar="NAME", help="start from a named recipe (see "
+                        "`striate recipes`); --config and flags override it")
+    parser.add_argument("--config", metavar="FILE.yaml", help="settings file; flags override it")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="striate", description="Deep-learning image classification, the "
                     "tutorials' way, fast.")
@@ -183,7 +215,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = commands.add_parser("train", help="train a model; writes a run directory",
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    train.add_argument("--config", metavar="FILE.yaml", help="settings file; flags override it")
+    add_settings_sources(train)
     train.add_argument("--resume", metavar="RUN", help="continue an interrupted run directory")
     add_config_flags(train)
     train.set_defaults(handler=cmd_train)
@@ -191,7 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check", help="sanity checks before training: initial loss, "
                                 "gradient check, overfitting 50 examples",
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    check.add_argument("--config", metavar="FILE.yaml", help="settings file; flags override it")
+    add_settings_sources(check)
     add_config_flags(check)
     check.set_defaults(handler=cmd_check)
 
@@ -223,6 +255,25 @@ def build_parser() -> argparse.ArgumentParser:
 
     models = commands.add_parser("models", help="the models and their options")
     models.set_defaults(handler=cmd_models)
+
+    recipes = commands.add_parser("recipes", help="the named recipes and their settings")
+    recipes.set_defaults(handler=cmd_recipes)
+
+    reproduce = commands.add_parser("reproduce", help="run recipes and print the tutorials' "
+                                    "published figures beside striate's measured ones",
+                                    formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    reproduce.add_argument("--recipes", default=None, metavar="A,B",
+                           help="comma-separated recipe names (default: all)")
+    reproduce.add_argument("--dataset", default="fashion-mnist",
+                           help="data set to measure on (the published figures are MNIST's "
+                                "and CIFAR-10's)")
+    reproduce.add_argument("--data-dir", default=None, help="where the data set is")
+    reproduce.add_argument("--quick", action="store_true",
+                           help="a few epochs per recipe: checks the pipeline, not the figures")
+    reproduce.add_argument("--seed", type=int, default=0, help="random seed of every run")
+    reproduce.add_argument("--out-dir", default="runs", help="parent of the reproduce-<time> "
+                           "directory holding the table and the runs")
+    reproduce.set_defaults(handler=cmd_reproduce)
     return parser
 
 

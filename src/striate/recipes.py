@@ -1,0 +1,132 @@
+"""Named training recipes: the tutorials' exact settings, and striate's own best ones.
+
+A recipe is a partial config ({section: {setting: value}}) laid over the defaults; a --config
+file and command-line flags still override it (`striate train --recipe dlt-mlp --dataset
+fashion-mnist --epochs 5`). The tutorial recipes name the tutorial's own data set.
+Each tutorial recipe carries the figure its tutorial published, with the data it was measured
+on, so `striate reproduce` can set the two side by side without confusing them.
+"""
+
+from dataclasses import dataclass
+
+from striate.config import TrainConfig, apply_mapping
+from striate.errors import StriateError
+
+
+@dataclass(frozen=True)
+class Published:
+    """A result as its source reports it."""
+    accuracy: float   # in [0, 1]
+    split: str        # test or validation
+    dataset: str
+    source: str
+    at_least: bool = False  # a target the source sets ("> 65%"), not a figure it measured
+
+    def describe(self) -> str:
+        bound = ">= " if self.at_least else ""
+        return (f"{bound}{self.accuracy:.2%} {self.split} accuracy "
+                f"({100 - self.accuracy * 100:.3g}% error) on {self.dataset}, {self.source}")
+
+
+@dataclass(frozen=True)
+class Recipe:
+    name: str
+    summary: str
+    settings: dict                   # {section: {setting: value}}
+    published: Published | None = None
+    quick_epochs: int = 1            # `striate reproduce --quick`
+
+
+# The Deep Learning Tutorials train on [0, 1] pixels with plain minibatch SGD at a constant rate,
+# no weight decay, and stop by their patience rule.
+DLT = {"data": {"dataset": "mnist", "preprocess": "none"},
+       "optim": {"optimizer": "sgd", "weight_decay": 0.0},
+       "schedule": {"schedule": "constant"},
+       "stop": {"early_stopping": "patience"}}
+
+# cs231n's Solver: Adam, the learning rate decayed by lr_decay after every epoch, the mean image
+# subtracted, and the parameters with the best validation accuracy kept.
+CS231N = {"data": {"dataset": "cifar10", "preprocess": "mean-image"},
+          "optim": {"optimizer": "adam", "weight_decay": 0.0},
+          "schedule": {"schedule": "exponential", "lr_decay": 0.95},
+          "stop": {"early_stopping": "none"}}
+
+
+def merge(*layers: dict) -> dict:
+    """Section-wise union of partial configs, later layers winning."""
+    merged: dict = {}
+    for layer in layers:
+        for section, values in layer.items():
+            merged.setdefault(section, {}).update(values)
+    return merged
+
+
+RECIPES = {recipe.name: recipe for recipe in [
+    Recipe("dlt-logreg", "Deep Learning Tutorials logistic_sgd.py: softmax regression, "
+           "lr 0.13, batches of 600, patience 5000",
+           merge(DLT, {"model": {"model": "logreg"},
+                       "optim": {"lr": 0.13, "batch_size": 600},
+                       "stop": {"patience": 5000, "epochs": 1000}}),
+           Published(1 - 0.07489, "test", "MNIST", "Deep Learning Tutorials, logistic_sgd.py"),
+           quick_epochs=5),
+    Recipe("dlt-mlp", "Deep Learning Tutorials mlp.py: 500 tanh units, lr 0.01, L2 1e-4, "
+           "batches of 20",
+           merge(DLT, {"model": {"model": "mlp", "model_args": {"hidden": [500],
+                                                                "activation": "tanh"}},
+                       "optim": {"lr": 0.01, "l2": 1e-4, "batch_size": 20},
+                       "stop": {"patience": 10000, "epochs": 1000}}),
+           Published(1 - 0.0165, "test", "MNIST", "Deep Learning Tutorials, mlp.py"),
+           quick_epochs=2),
+    Recipe("dlt-lenet", "Deep Learning Tutorials convolutional_mlp.py: LeNet 20/50 kernels, "
+           "lr 0.1, batches of 500, patience 10000",
+           merge(DLT, {"model": {"model": "lenet", "model_args": {"nkerns": [20, 50]}},
+                       "optim": {"lr": 0.1, "batch_size": 500},
+                       "stop": {"patience": 10000, "epochs": 200}}),
+           Published(1 - 0.0092, "test", "MNIST", "Deep Learning Tutorials, "
+                     "convolutional_mlp.py"),
+           quick_epochs=2),
+    Recipe("cs231n-convnet3", "cs231n ThreeLayerConvNet: 32 7x7 filters, 100 hidden, Adam 1e-3, "
+           "batches of 50, 10 epochs",
+           merge(CS231N, {"model": {"model": "convnet3", "model_args": {"weight_scale": 1e-3}},
+                          "optim": {"lr": 1e-3, "batch_size": 50, "l2": 5e-4},
+                          "stop": {"epochs": 10}}),
+           Published(0.65, "validation", "CIFAR-10", "cs231n assignment 2 (ConvNet target)",
+                     at_least=True)),
+    Recipe("cs231n-vgg", "cs231n VGG-like net: filters 64/64/128/256 x 2/2/3/3, hidden 64/64, "
+           "dropout 0.2, Adam 5e-4, lr decay 0.95, batches of 50, 10 epochs",
+           merge(CS231N, {"model": {"model": "vgg", "model_args": {
+                              "num_filters": [64, 64, 128, 256], "As": [2, 2, 3, 3],
+                              "hidden_dims": [64, 64], "dropout": 0.2}},
+                          "optim": {"lr": 5e-4, "batch_size": 50},
+                          "stop": {"epochs": 10}}),
+           Published(0.854, "validation", "CIFAR-10", "cs231n assignment 2 (VGG-like net)")),
+    Recipe("fast", "striate's quickest route past 91% on Fashion-MNIST: LeNet with standardized "
+           "inputs, momentum, cosine schedule, 15 epochs (the default training)",
+           {"model": {"model": "lenet"}}),
+    Recipe("vgg", "striate's VGG for 28x28 and 32x32 images: filters 32/64/128 x 2, hidden 128, "
+           "dropout 0.2, momentum, cosine, 10 epochs",
+           {"model": {"model": "vgg", "model_args": {"num_filters": [32, 64, 128],
+                                                     "As": [2, 2, 2], "hidden_dims": [128],
+                                                     "dropout": 0.2}},
+            "stop": {"epochs": 10, "early_stopping": "none"}}),
+    Recipe("best", "striate's most accurate: ResNet-9 (width 16), crops, flips, label "
+           "smoothing, flip TTA, Nesterov momentum, warm-up and cosine, 20 epochs",
+           {"model": {"model": "resnet", "model_args": {"width": 16}},
+            "optim": {"optimizer": "nesterov", "lr": 0.1},
+            "schedule": {"warmup_epochs": 1},
+            "augment": {"crop_padding": 2, "flip": True, "label_smoothing": 0.1, "tta": True},
+            "stop": {"epochs": 20, "early_stopping": "none"},
+            "run": {"channels_last": True}}),
+]}
+
+
+def get_recipe(name: str) -> Recipe:
+    if name not in RECIPES:
+        raise StriateError(f"unknown recipe {name!r}; choose one of {', '.join(RECIPES)} "
+                           "(see `striate recipes`)")
+    return RECIPES[name]
+
+
+def recipe_config(name: str) -> TrainConfig:
+    """The defaults with the recipe's settings laid over them."""
+    return apply_mapping(TrainConfig(), get_recipe(name).settings, f"recipe {name}")
