@@ -104,11 +104,13 @@ RECIPES = {recipe.name: recipe for recipe in [
            "inputs, momentum, cosine schedule, 15 epochs (the default training)",
            {"model": {"model": "lenet"}}),
     Recipe("vgg", "striate's VGG for 28x28 and 32x32 images: filters 32/64/128 x 2, hidden 128, "
-           "dropout 0.2, momentum, cosine, 10 epochs",
+           "dropout 0.2, flips, momentum, cosine, 12 epochs",
            {"model": {"model": "vgg", "model_args": {"num_filters": [32, 64, 128],
                                                      "As": [2, 2, 2], "hidden_dims": [128],
                                                      "dropout": 0.2}},
-            "stop": {"epochs": 10, "early_stopping": "none"}}),
+            "augment": {"flip": True},
+            "stop": {"epochs": 12, "early_stopping": "none"},
+            "run": {"channels_last": True}}),
     Recipe("best", "striate's most accurate: ResNet-9 (width 16), crops, flips, label "
            "smoothing, flip TTA, Nesterov momentum, warm-up and cosine, 20 epochs",
            {"model": {"model": "resnet", "model_args": {"width": 16}},

@@ -1,0 +1,243 @@
+"""Batch augmentation: random crops, shifts and flips, label smoothing and test-time augmentation.
+
+The crop and shift are checked against a per-image reference (F.pad, then slicing); the runs
+against themselves (the same seed gives the same numbers) and against `striate evaluate`.
+"""
+
+import itertools
+import json
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from helpers import tree_snapshot
+from striate.config import AugmentConfig
+from striate.inference import evaluate
+from striate.torch.augment import BatchAugment, random_flip, random_shift
+
+QUICK = ("--dataset", "digits", "--model", "mlp", "--model-arg", "hidden=32", "--epochs", "3",
+         "--progress", "off")
+
+
+def train(cli, out_dir, *args, name="run"):
+    result = cli("train", "--out-dir", out_dir, "--name", name, *args)
+    assert result.code == 0, result.err
+    return out_dir / name, json.loads((out_dir / name / "metrics.json").read_text())
+
+
+def csv_column(run, column):
+    rows = (run / "metrics.csv").read_text().splitlines()
+    index = rows[0].split(",").index(column)
+    return [float(row.split(",")[index]) for row in rows[1:]]
+
+
+@pytest.fixture(scope="module")
+def plain_run(tmp_path_factory):
+    """QUICK without augmentation, to compare the augmented runs with."""
+    from striate.cli import main
+    out_dir = tmp_path_factory.mktemp("plain")
+    assert main(["train", "--out-dir", str(out_dir), "--name", "plain", *QUICK]) == 0
+    return out_dir / "plain"
+
+
+def without_time(metrics):
+    return {k: v for k, v in metrics.items() if k != "wall_time_s"}
+
+
+def shift_offset(image, shifted, max_shift, mode):
+    """The (row, col) offset at which `shifted` is a window of the padded image, or None.
+
+    The reference the batched gather is checked against: one image at a time, F.pad and a slice."""
+    _, height, width = image.shape
+    padded = F.pad(image[None], (max_shift,) * 4, mode=mode)[0]      # (C, H+2s, W+2s)
+    matches = [(dy, dx) for dy, dx in itertools.product(range(2 * max_shift + 1), repeat=2)
+               if torch.equal(padded[:, dy:dy + height, dx:dx + width], shifted)]
+    assert len(matches) <= 1   # random pixels: two windows are never equal
+    return matches[0] if matches else None
+
+
+@pytest.mark.parametrize("max_shift", [1, 3])
+@pytest.mark.parametrize("mode", ["reflect", "constant"])
+def test_random_shift_crops_a_random_window_of_the_padded_image(max_shift, mode):
+    generator = torch.Generator().manual_seed(0)
+    images = torch.rand(80, 3, 7, 5) + 0.5                           # (N, C, H, W), H != W
+    shifted = random_shift(images, max_shift, mode, generator)
+    assert shifted.shape == images.shape and shifted.dtype == images.dtype
+    offsets = [shift_offset(image, out, max_shift, mode) for image, out in zip(images, shifted)]
+    assert None not in offsets
+    rows, cols = {dy for dy, _ in offsets}, {dx for _, dx in offsets}
+    assert rows == cols == set(range(2 * max_shift + 1))  # every shift occurs, both ways
+    assert any(dy != dx for dy, dx in offsets)            # rows and columns drawn independently
+
+
+def test_translate_fills_with_zeros_and_crop_padding_reflects():
+    images = torch.rand(64, 1, 6, 6) + 0.5                            # no pixel is zero
+    translated = augment(AugmentConfig(translate=2), images)
+    cropped = augment(AugmentConfig(crop_padding=2), images)
+    assert all(shift_offset(i, t, 2, "constant") for i, t in zip(images, translated))
+    assert all(shift_offset(i, c, 2, "reflect") for i, c in zip(images, cropped))
+    assert (translated == 0).any() and not (cropped == 0).any()
+    # A shift by k pixels leaves exactly k zero rows or columns at the border it moved away from.
+    moved = [k for k, t in enumerate(translated) if (t == 0).any()]
+    assert len(moved) > 40
+
+
+def augment(config, images, seed=0, epoch=0):
+    batch = BatchAugment(config, seed, torch.device("cpu"))
+    batch.start_epoch(epoch)
+    return batch(images)
+
+
+def test_random_flip_mirrors_about_half_of_the_images():
+    images = torch.rand(1000, 2, 4, 5)
+    flipped = random_flip(images, torch.Generator().manual_seed(0))
+    mirrored = torch.tensor([torch.equal(f, i.flip(-1)) for f, i in zip(flipped, images)])
+    same = torch.tensor([torch.equal(f, i) for f, i in zip(flipped, images)])
+    assert bool((mirrored ^ same).all())                  # each is the image or its mirror
+    assert 0.45 < mirrored.float().mean().item() < 0.55
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_augmentation_keeps_shape_and_dtype_and_leaves_the_input_alone(dtype):
+    images = torch.rand(16, 3, 8, 8, dtype=dtype)
+    original = images.clone()
+    out = augment(AugmentConfig(crop_padding=2, translate=1, flip=True), images)
+    assert out.shape == images.shape and out.dtype == dtype
+    assert torch.equal(images, original) and not torch.equal(out, images)
+
+
+def test_the_perturbations_follow_seed_and_epoch_not_the_global_rng():
+    config = AugmentConfig(crop_padding=2, translate=1, flip=True)
+    images = torch.rand(32, 3, 8, 8)
+    rng = torch.get_rng_state()
+    first = augment(config, images, seed=5, epoch=3)
+    assert torch.equal(torch.get_rng_state(), rng)
+    torch.rand(10)                                        # the global stream moves on; no matter
+    assert torch.equal(augment(config, images, seed=5, epoch=3), first)
+    assert not torch.equal(augment(config, images, seed=5, epoch=4), first)
+    assert not torch.equal(augment(config, images, seed=6, epoch=3), first)
+    batch = BatchAugment(config, 5, torch.device("cpu"))
+    batch.start_epoch(3)
+    assert torch.equal(batch(images), first)
+    assert not torch.equal(batch(images), first)          # the next minibatch gets new draws
+    batch.start_epoch(3)                                  # a resumed epoch starts over
+    assert torch.equal(batch(images), first)
+
+
+def test_augmented_training_is_repeatable(cli, tmp_path, plain_run):
+    args = (*QUICK, "--crop-padding", "1", "--translate", "1")
+    first, first_metrics = train(cli, tmp_path, *args, name="first")
+    second, second_metrics = train(cli, tmp_path, *args, name="second")
+    plain = plain_run
+    assert without_time(first_metrics) == without_time(second_metrics)
+    assert csv_column(first, "train_loss") == csv_column(second, "train_loss")
+    assert csv_column(first, "train_loss") != csv_column(plain, "train_loss")
+    assert first_metrics["test_accuracy"] > 0.6
+
+
+def test_augmented_resume_equals_uninterrupted(cli, tmp_path, monkeypatch):
+    args = (*QUICK, "--crop-padding", "1", "--translate", "1", "--epochs", "4")
+    _, whole = train(cli, tmp_path / "a", *args)
+
+    import striate.training.session as session
+    real_save_state, calls = session.save_state, []
+
+    def crash_after_second_epoch(path, state):
+        real_save_state(path, state)
+        calls.append(path)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(session, "save_state", crash_after_second_epoch)
+    assert cli("train", "--out-dir", tmp_path / "b", "--name", "run", *args).code == 130
+    monkeypatch.setattr(session, "save_state", real_save_state)
+    assert cli("train", "--resume", tmp_path / "b" / "run").code == 0
+    resumed = json.loads((tmp_path / "b" / "run" / "metrics.json").read_text())
+    assert without_time(resumed) == without_time(whole)
+
+
+def test_label_smoothing_changes_the_loss_and_still_trains(cli, tmp_path, plain_run):
+    smoothed, metrics = train(cli, tmp_path, *QUICK, "--label-smoothing", "0.2", name="smooth")
+    plain = plain_run
+    # The smoothed target (0.82 on the label, 0.02 elsewhere) has entropy H, and the
+    # cross-entropy against it can never fall below H; the one-hot loss can go to 0.
+    target = np.array([0.82] + [0.02] * 9)
+    entropy = -(target * np.log(target)).sum()
+    assert min(csv_column(smoothed, "train_loss")) >= entropy
+    assert min(csv_column(plain, "train_loss")) < entropy
+    assert metrics["test_accuracy"] > 0.6
+
+
+def test_crop_padding_must_be_smaller_than_the_image(cli, tmp_path):
+    result = cli("train", "--out-dir", tmp_path, *QUICK, "--crop-padding", "8")
+    assert result.code == 2 and result.err.count("\n") == 1
+    assert "--crop-padding 8 must be smaller than the 8-pixel images" in result.err
+    assert tree_snapshot(tmp_path) == {}
+    train(cli, tmp_path, *QUICK, "--crop-padding", "7", "--epochs", "1")   # the largest that fits
+
+
+@pytest.mark.parametrize("args, message", [
+    (("--flip",), "mirroring digits images changes their class"),
+    (("--tta",), "mirroring digits images changes their class"),
+    (("--translate", "-1"), "--translate must be >= 0 pixels"),
+    (("--crop-padding", "-2"), "--crop-padding must be >= 0 pixels"),
+    (("--label-smoothing", "1"), "--label-smoothing must be in [0, 1)"),
+])
+def test_bad_augmentation_gets_one_line_exit_2(cli, tmp_path, args, message):
+    result = cli("train", "--out-dir", tmp_path, *QUICK, *args)
+    assert result.code == 2 and result.err.count("\n") == 1 and message in result.err
+    assert tree_snapshot(tmp_path) == {}
+
+
+@pytest.mark.parametrize("args, flag", [
+    (("--translate", "1"), "--translate"),
+    (("--crop-padding", "1"), "--crop-padding"),
+    (("--label-smoothing", "0.1"), "--label-smoothing"),
+    (("--precision", "bf16"), "--precision"),
+    (("--channels-last",), "--channels-last"),
+])
+def test_numpy_engine_refuses_torch_only_settings(cli, tmp_path, args, flag):
+    result = cli("train", "--out-dir", tmp_path, *QUICK, "--engine", "numpy", *args)
+    assert result.code == 2 and result.err.count("\n") == 1
+    assert flag in result.err and "torch engine only" in result.err
+    assert tree_snapshot(tmp_path) == {}
+
+
+@pytest.fixture(scope="module")
+def stripes(tmp_path_factory):
+    """A folder data set that mirroring does not change: 8x8 RGB noise, brighter at the top
+    ("top") or the bottom ("bottom"), noisy enough that some test images are misclassified."""
+    root = tmp_path_factory.mktemp("stripes")
+    rng = np.random.default_rng(0)
+    for split, count in (("train", 60), ("test", 40)):
+        for label, name in enumerate(("bottom", "top")):
+            (root / split / name).mkdir(parents=True)
+            for k in range(count):
+                pixels = rng.uniform(0, 200, (8, 8, 3))
+                rows = slice(0, 4) if name == "top" else slice(4, 8)
+                pixels[rows] += rng.uniform(0, 40)
+                Image.fromarray(pixels.astype(np.uint8), mode="RGB").save(
+                    root / split / name / f"{k}.png")
+    return root
+
+
+def test_flip_and_tta_on_a_mirror_symmetric_data_set(cli, tmp_path, stripes):
+    args = ("--dataset", "folder", "--data-dir", stripes, "--model", "mlp", "--model-arg",
+            "hidden=16", "--epochs", "4", "--batch-size", "16", "--progress", "off")
+    mirrored, metrics = train(cli, tmp_path, *args, "--flip", "--tta", name="mirrored")
+    plain, plain_metrics = train(cli, tmp_path, *args, name="plain")
+    assert csv_column(mirrored, "train_loss") != csv_column(plain, "train_loss")
+
+    # The run's test figures average each image with its mirror image, as `evaluate --tta` does.
+    with_tta = evaluate(mirrored, tta=True, device="cpu")
+    without_tta = evaluate(mirrored, device="cpu")
+    assert with_tta["accuracy"] == metrics["test_accuracy"]
+    assert with_tta["loss"] == pytest.approx(metrics["test_loss"], rel=1e-5)
+    assert without_tta["loss"] != pytest.approx(metrics["test_loss"], rel=1e-3)
+    assert evaluate(plain, device="cpu")["loss"] == pytest.approx(plain_metrics["test_loss"],
+                                                                  rel=1e-5)
+    result = cli("evaluate", mirrored, "--tta")
+    assert result.code == 0 and f"accuracy {metrics['test_accuracy']:.2%}" in result.out
