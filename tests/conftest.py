@@ -1,6 +1,17 @@
 import pytest
+import torch
 
 from striate.cli import main
+
+
+@pytest.fixture(autouse=True, scope="session")
+def one_thread():
+    """The tests train tiny models: a second intra-op thread only adds synchronisation (seconds
+    per run on a busy machine), so the suite uses one and gives the setting back afterwards."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 class CliResult:

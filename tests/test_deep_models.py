@@ -1,4 +1,4 @@
-"""The deeper torch models (fcnet, vgg, resnet): shapes, options, init schemes, train/eval modes."""
+"""The deeper torch models (fcnet, vgg, resnet): shapes, options, init schemes, train vs eval."""
 
 import math
 

@@ -217,7 +217,8 @@ class RunConfig:
                            choices=("auto", "on", "off"))
     precision: str = option("fp32", "training arithmetic: fp32; bf16 or fp16 autocast (fp16 on "
                                     "CUDA only, with loss scaling); auto: bf16 where the "
-                                    "hardware has it natively, else fp32. Weights, optimizer "
+                                    "hardware has it natively, else fp16 on CUDA, else fp32. "
+                                    "Weights, optimizer "
                                     "and evaluation stay fp32", choices=PRECISIONS)
     channels_last: bool = option(False, "NHWC memory layout for convolutions (faster for "
                                         "batch-normalized conv nets on most hardware)")

@@ -23,14 +23,20 @@ def build_learner(config: TrainConfig, dataset: Dataset, splits: dict[str, Split
     torch.manual_seed(config.run.seed)  # the initial weights (and dropout) follow the seed
     model = create_model(config.model.model, preprocess.output_shape, dataset.num_classes,
                          **config.model.model_args).to(device)
-    check_augmentation(config, preprocess)
+    check_inputs(model, config, preprocess)
     on_device = {name: DeviceSplit(split, device) for name, split in splits.items()}
     return TorchLearner(model, on_device, config)
 
 
-def check_augmentation(config: TrainConfig, preprocess: Preprocess) -> None:
-    """Crops and flips need images, and reflection padding a border narrower than the image."""
+def check_inputs(model: torch.nn.Module, config: TrainConfig, preprocess: Preprocess) -> None:
+    """Convolutions, crops and flips need images, and reflection padding a border narrower
+    than the image."""
     c = config.augment
+    if not preprocess.is_image_like() and any(isinstance(layer, torch.nn.Conv2d)
+                                              for layer in model.modules()):
+        raise StriateError(f"{config.model.model} convolves images, but --preprocess "
+                           f"{preprocess.kind} turns them into component scores; use a model "
+                           "without convolutions (logreg, mlp, fcnet) or --preprocess zca")
     if (c.perturbs_images or c.tta) and not preprocess.is_image_like():
         raise StriateError(f"--preprocess {preprocess.kind} turns images into component scores, "
                            "which cannot be cropped or mirrored; drop the augmentation flags or "

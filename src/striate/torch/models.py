@@ -50,8 +50,13 @@ class Classifier(nn.Module):
 
 
 def flat_size(features: nn.Module, input_shape) -> int:
+    """Outputs of `features` per image; measured in eval mode, so that batch norm neither
+    records the dummy batch in its running statistics nor needs more than one value."""
+    features.eval()
     with torch.no_grad():
-        return features(torch.zeros(1, *input_shape)).numel()
+        size = features(torch.zeros(1, *input_shape)).numel()
+    features.train()
+    return size
 
 
 def zero_output(in_features: int, num_classes: int) -> nn.Linear:
