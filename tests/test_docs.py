@@ -14,9 +14,24 @@ ROOT = Path(__file__).resolve().parent.parent
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 
 
+def fenced_blocks(text: str, languages=("", "sh")):
+    """The contents of ``` blocks whose language is one of `languages`, fence by fence (a regex
+    over the whole page would pair one block's closing fence with the next one's opening)."""
+    block, language = None, None
+    for line in text.splitlines():
+        if line.startswith("```") and block is None:
+            block, language = [], line[3:].strip()
+        elif line.startswith("```"):
+            if language in languages:
+                yield "\n".join(block) + "\n"
+            block = None
+        elif block is not None:
+            block.append(line)
+
+
 def documented_commands():
     for page in PAGES:
-        for block in re.findall(r"```(?:sh)?\n(.*?)```", page.read_text(), flags=re.S):
+        for block in fenced_blocks(page.read_text()):
             lines = block.replace("\\\n", " ").splitlines() + [""]
             for line, after in zip(lines, lines[1:]):
                 line = line.split(" #")[0].strip().removeprefix("$ ")
@@ -64,7 +79,7 @@ def test_docs_hold_no_placeholders():
 def test_yaml_examples_load_as_configs(tmp_path):
     from striate.config import config_from_yaml
     blocks = [block for page in PAGES
-              for block in re.findall(r"```yaml\n(.*?)```", page.read_text(), flags=re.S)]
+              for block in fenced_blocks(page.read_text(), ("yaml",))]
     assert blocks
     for index, block in enumerate(blocks):
         path = tmp_path / f"{index}.yaml"
@@ -75,7 +90,7 @@ def test_yaml_examples_load_as_configs(tmp_path):
 def test_python_examples_run(capsys):
     """Each page's ```python blocks run in order, in one namespace, as a reader would."""
     for page in PAGES:
-        blocks = re.findall(r"```python\n(.*?)```", page.read_text(), flags=re.S)
+        blocks = list(fenced_blocks(page.read_text(), ("python",)))
         namespace = {}
         for block in blocks:
             exec(compile(block, f"{page.name} example", "exec"), namespace)
