@@ -194,7 +194,7 @@ def test_bad_augmentation_gets_one_line_exit_2(cli, tmp_path, args, message):
     (("--crop-padding", "1"), "--crop-padding"),
     (("--label-smoothing", "0.1"), "--label-smoothing"),
     (("--precision", "bf16"), "--precision"),
-    (("--channels-last",), "--channels-last"),
+    (("--no-channels-last",), "--channels-last"),
 ])
 def test_numpy_engine_refuses_torch_only_settings(cli, tmp_path, args, flag):
     result = cli("train", "--out-dir", tmp_path, *QUICK, "--engine", "numpy", *args)

@@ -97,8 +97,8 @@ def test_auto_precision_run_is_the_fp32_or_the_bf16_run(runs, tmp_path, monkeypa
 
 
 def test_channels_last_computes_the_same_function(tmp_path):
-    last = run_training(tmp_path, "last", *TINY_VGG, "--channels-last")
-    plain = run_training(tmp_path, "plain", *TINY_VGG)
+    last = run_training(tmp_path, "last", *TINY_VGG)                  # the default layout
+    plain = run_training(tmp_path, "plain", *TINY_VGG, "--no-channels-last")
     # Same seed, same data: only the memory layout (and so the kernels' summation order) differs.
     assert csv_column(last, "train_loss") == pytest.approx(csv_column(plain, "train_loss"),
                                                            rel=1e-3)

@@ -109,16 +109,14 @@ RECIPES = {recipe.name: recipe for recipe in [
                                                      "As": [2, 2, 2], "hidden_dims": [128],
                                                      "dropout": 0.2}},
             "augment": {"flip": True},
-            "stop": {"epochs": 12, "early_stopping": "none"},
-            "run": {"channels_last": True}}),
+            "stop": {"epochs": 12, "early_stopping": "none"}}),
     Recipe("best", "striate's most accurate: ResNet-9 (width 16), crops, flips, label "
            "smoothing, flip TTA, Nesterov momentum, warm-up and cosine, 20 epochs",
            {"model": {"model": "resnet", "model_args": {"width": 16}},
             "optim": {"optimizer": "nesterov", "lr": 0.1},
             "schedule": {"warmup_epochs": 1},
             "augment": {"crop_padding": 2, "flip": True, "label_smoothing": 0.1, "tta": True},
-            "stop": {"epochs": 20, "early_stopping": "none"},
-            "run": {"channels_last": True}}),
+            "stop": {"epochs": 20, "early_stopping": "none"}}),
 ]}
 
 
