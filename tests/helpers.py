@@ -1,5 +1,6 @@
 """Helpers shared by the test modules (conftest.py holds the fixtures)."""
 
+import contextlib
 import hashlib
 from pathlib import Path
 
@@ -14,3 +15,24 @@ def csv_column(run, column):
     rows = (run / "metrics.csv").read_text().splitlines()
     index = rows[0].split(",").index(column)
     return [float(row.split(",")[index]) for row in rows[1:]]
+
+
+@contextlib.contextmanager
+def interrupted_after_epochs(epochs: int):
+    """Inside the block, training stops as on Ctrl-C right after its `epochs`-th checkpoint is
+    saved: like a kill between the training-state and metrics.csv writes."""
+    import striate.training.session as session
+
+    real_save_state, saved = session.save_state, []
+
+    def save_then_interrupt(path, state):
+        real_save_state(path, state)
+        saved.append(path)
+        if len(saved) == epochs:
+            raise KeyboardInterrupt
+
+    session.save_state = save_then_interrupt
+    try:
+        yield
+    finally:
+        session.save_state = real_save_state

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from helpers import csv_column, tree_snapshot
+from helpers import csv_column, interrupted_after_epochs, tree_snapshot
 from PIL import Image
 
 from striate.config import AugmentConfig
@@ -135,22 +135,12 @@ def test_augmented_training_is_repeatable(cli, tmp_path, plain_run):
     assert first_metrics["test_accuracy"] > 0.6
 
 
-def test_augmented_resume_equals_uninterrupted(cli, tmp_path, monkeypatch):
+def test_augmented_resume_equals_uninterrupted(cli, tmp_path):
     args = (*QUICK, "--crop-padding", "1", "--translate", "1", "--epochs", "4")
     _, whole = train(cli, tmp_path / "a", *args)
 
-    import striate.training.session as session
-    real_save_state, calls = session.save_state, []
-
-    def crash_after_second_epoch(path, state):
-        real_save_state(path, state)
-        calls.append(path)
-        if len(calls) == 2:
-            raise KeyboardInterrupt
-
-    monkeypatch.setattr(session, "save_state", crash_after_second_epoch)
-    assert cli("train", "--out-dir", tmp_path / "b", "--name", "run", *args).code == 130
-    monkeypatch.setattr(session, "save_state", real_save_state)
+    with interrupted_after_epochs(2):
+        assert cli("train", "--out-dir", tmp_path / "b", "--name", "run", *args).code == 130
     assert cli("train", "--resume", tmp_path / "b" / "run").code == 0
     resumed = json.loads((tmp_path / "b" / "run" / "metrics.json").read_text())
     assert without_time(resumed) == without_time(whole)

@@ -7,7 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
-from helpers import tree_snapshot
+from helpers import interrupted_after_epochs, tree_snapshot
 from striate.checkpoint import load_weights, read_checkpoint, save_weights
 from striate.config import config_from_yaml
 from striate.data import load_dataset
@@ -87,27 +87,17 @@ def test_predict_names_the_class_of_image_files(mlp_run, cli, tmp_path):
     (("--schedule", "plateau",), ("--early-stopping", "epochs", "--stop-epochs", "2")),
     (("--schedule", "cosine",), ("--early-stopping", "patience", "--patience", "30")),
 ])
-def test_resume_equals_uninterrupted(cli, tmp_path, monkeypatch, schedule, stopping):
+def test_resume_equals_uninterrupted(cli, tmp_path, schedule, stopping):
     args = ("--model", "lenet", "--model-arg", "filter_size=3", "--model-arg", "nkerns=4,8",
             "--model-arg", "hidden=32", "--model-arg", "pool=1", *schedule, *stopping,
             "--progress", "off", "--epochs", "4", "--batch-size", "128")
     whole, whole_metrics = train_digits(cli, tmp_path / "a", *args, "--name", "whole")
 
-    import striate.training.session as session
-    real_save_state, calls = session.save_state, []
-
-    def crash_after_second_epoch(path, state):
-        real_save_state(path, state)
-        calls.append(path)
-        if len(calls) == 2:
-            raise KeyboardInterrupt   # like a kill between the state and metrics.csv writes
-
-    monkeypatch.setattr(session, "save_state", crash_after_second_epoch)
-    crashed = cli("train", "--dataset", "digits", "--out-dir", tmp_path / "b", *args,
-                  "--name", "part")
+    with interrupted_after_epochs(2):
+        crashed = cli("train", "--dataset", "digits", "--out-dir", tmp_path / "b", *args,
+                      "--name", "part")
     assert crashed.code == 130
     assert f"epoch is saved in {tmp_path / 'b' / 'part'}: continue with" in crashed.err
-    monkeypatch.setattr(session, "save_state", real_save_state)
     resumed, resumed_metrics = train_digits(cli, tmp_path / "b", "--resume", tmp_path / "b" / "part")
     assert resumed == tmp_path / "b" / "part"
 

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from helpers import tree_snapshot
+from helpers import interrupted_after_epochs, tree_snapshot
 
 QUICK = ("--dataset", "digits", "--progress", "off", "--epochs", "3")
 LENET_ON_DIGITS = ("--model-arg", "filter_size=3", "--model-arg", "nkerns=4,8",
@@ -42,22 +42,13 @@ def test_numpy_engine_learns_digits_and_writes_the_same_files(cli, tmp_path):
     assert json.loads((run / "run.json").read_text())["versions"]["numpy"] == np.__version__
 
 
-def test_numpy_engine_resume_equals_uninterrupted(cli, tmp_path, monkeypatch):
+def test_numpy_engine_resume_equals_uninterrupted(cli, tmp_path):
     args = ("--engine", "numpy", "--model", "mlp", "--optimizer", "adam", "--lr", "0.002",
             "--l1", "1e-5", "--l2", "1e-4", "--epochs", "4")
     whole, whole_metrics = train(cli, tmp_path / "a", *args)
-    import striate.training.session as session
-    real_save_state, calls = session.save_state, []
-
-    def crash_after_second_epoch(path, state):
-        real_save_state(path, state)
-        calls.append(path)
-        if len(calls) == 2:
-            raise KeyboardInterrupt
-
-    monkeypatch.setattr(session, "save_state", crash_after_second_epoch)
-    assert cli("train", "--out-dir", tmp_path / "b", "--name", "run", *QUICK, *args).code == 130
-    monkeypatch.setattr(session, "save_state", real_save_state)
+    with interrupted_after_epochs(2):
+        assert cli("train", "--out-dir", tmp_path / "b", "--name", "run", *QUICK,
+                   *args).code == 130
     result = cli("train", "--resume", tmp_path / "b" / "run")
     assert result.code == 0, result.err
     resumed = json.loads((tmp_path / "b" / "run" / "metrics.json").read_text())
