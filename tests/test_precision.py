@@ -107,7 +107,7 @@ def test_channels_last_computes_the_same_function(tmp_path):
 
     model, _ = load_model(last, "cpu")
     test = load_dataset("digits").test
-    images = torch.from_numpy(load_preprocess(last).apply(test.images, 16.0))   # (N, 1, 8, 8)
+    images = torch.from_numpy(load_preprocess(last)[0].apply(test.images, 16.0))   # (N, 1, 8, 8)
     nchw = model(images)
     converted = copy.deepcopy(model).to(memory_format=torch.channels_last)
     conv = converted.features.stage2.conv1[0].weight                     # (8, 4, 3, 3)

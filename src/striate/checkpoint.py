@@ -76,7 +76,8 @@ def load_weights(path) -> tuple[dict[str, np.ndarray], dict]:
 
 
 def load_preprocess(path):
-    """The input preprocessing stored with a checkpoint, checked against its metadata."""
+    """(preprocessing, metadata) of a checkpoint, the preprocessing checked against the metadata;
+    it reads no model weights."""
     from striate.data import Preprocess
 
     tensors, meta = read_checkpoint(path, preprocessing=True)
@@ -85,7 +86,7 @@ def load_preprocess(path):
         raise StriateError(f"{path} holds preprocessing for {preprocess.input_shape} images but "
                            f"a model for {tuple(meta['input_shape'])}; use a checkpoint written "
                            "by `striate train`")
-    return preprocess
+    return preprocess, meta
 
 
 def model_input_shape(meta: dict) -> tuple[int, int, int]:

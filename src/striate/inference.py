@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from striate.checkpoint import load_preprocess, load_weights
+from striate.checkpoint import load_preprocess
 from striate.config import UNFLIPPABLE, TrainConfig, apply_mapping
 from striate.data import load_image
 from striate.engines import get_engine
@@ -23,8 +23,7 @@ BATCH = 2048  # images per forward pass
 def load_predictor(checkpoint, engine: str | None, device: str, tta: bool = False):
     """(predict_proba, metadata, preprocess); the engine defaults to the one that trained the
     checkpoint. predict_proba takes preprocessed (N, ...) float32 inputs."""
-    _, meta = load_weights(checkpoint)
-    preprocess = load_preprocess(checkpoint)
+    preprocess, meta = load_preprocess(checkpoint)
     if tta and meta.get("dataset") in UNFLIPPABLE:
         raise StriateError(f"mirroring {meta['dataset']} images changes their class; drop --tta")
     if tta and not preprocess.is_image_like():

@@ -29,9 +29,8 @@ def check_cpu(device: str) -> None:
 def check_torch_only_settings(config: TrainConfig) -> None:
     """Augmentation and reduced precision are the torch engine's; say so instead of ignoring."""
     defaults = TrainConfig()
-    changed = [flag_name(name) for section, name in
-               (("augment", n) for n in vars(config.augment)) if
-               getattr(config.augment, name) != getattr(defaults.augment, name)]
+    changed = [flag_name(name) for name in vars(config.augment)
+               if getattr(config.augment, name) != getattr(defaults.augment, name)]
     changed += [flag_name(name) for name in ("precision", "channels_last")
                 if getattr(config.run, name) != getattr(defaults.run, name)]
     if changed:
