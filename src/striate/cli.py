@@ -274,6 +274,12 @@ def build_parser() -> argparse.ArgumentParser:
     reproduce.add_argument("--out-dir", default="runs", help="parent of the reproduce-<time> "
                            "directory holding the table and the runs")
     reproduce.set_defaults(handler=cmd_reproduce)
+
+    from striate import lr_find
+    from striate.tune import commands as tune_commands
+    from striate.viz import commands as viz_commands
+    for module in (tune_commands, lr_find, viz_commands):
+        module.add_commands(commands)
     return parser
 
 

@@ -38,6 +38,10 @@ class DataConfig:
     valid_size: int | None = option(None, "validation examples carved from training "
                                           "(default: the data set's own, e.g. 10000 for MNIST)")
     download: bool = option(True, "download missing files (MD5-checked)")
+    folds: int | None = option(None, "k-fold cross-validation: split the labelled non-test "
+                                     "examples into k stratified folds (by --seed) and "
+                                     "validate on fold --fold")
+    fold: int = option(1, "with --folds k: the fold (1..k) held out for validation")
     preprocess: str = option("standardize", "input transform fitted on the training split: "
                                             "standardize (per channel), none ([0, 1] pixels, "
                                             "the Deep Learning Tutorials'), mean-image, "
@@ -60,6 +64,15 @@ class DataConfig:
             raise StriateError("--dataset folder needs --data-dir ROOT, a folder laid out as "
                                "ROOT/<class>/<image>")
         parse_image_size(self.image_size)
+        if self.folds is not None:
+            if self.folds < 2:
+                raise StriateError(f"--folds must be at least 2, got {self.folds}")
+            if self.valid_size is not None:
+                raise StriateError("--folds chooses the validation examples itself; drop "
+                                   "--valid-size")
+        if not 1 <= self.fold <= (self.folds or 1):
+            raise StriateError(f"--fold must be between 1 and --folds ({self.folds or 1}), "
+                               f"got {self.fold}")
 
 
 def parse_image_size(text: str | None) -> tuple[int, int] | None:

@@ -45,3 +45,24 @@ def stratified_holdout(labels: np.ndarray, fraction: float = HOLDOUT_FRACTION,
 def ten_percent(count: int) -> int:
     """The default validation size for data sets without a conventional one."""
     return max(1, round(count / 10))
+
+
+def stratified_fold(labels: np.ndarray, folds: int, fold: int, seed: int
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """(train, valid) sorted index arrays for fold `fold` (1-based) of `folds`.
+
+    Each class's examples are shuffled by `seed` and dealt round-robin into the folds, so every
+    fold holds each class in the proportion of the whole (within one example), the folds
+    partition the data, and the same seed always deals the same folds."""
+    if not 2 <= folds <= len(labels):
+        raise StriateError(f"--folds {folds} does not fit {len(labels)} examples; choose 2 to "
+                           f"{len(labels)}")
+    rng = np.random.default_rng(seed)
+    assignment = np.empty(len(labels), dtype=np.int64)
+    offset = 0  # continue dealing where the last class stopped, so fold sizes stay balanced
+    for label in np.unique(labels):
+        members = rng.permutation(np.flatnonzero(labels == label))
+        assignment[members] = (offset + np.arange(len(members))) % folds
+        offset += len(members)
+    valid = np.flatnonzero(assignment == fold - 1)
+    return np.flatnonzero(assignment != fold - 1), valid

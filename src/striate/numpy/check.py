@@ -9,10 +9,10 @@
 """
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
 
+from striate.diagnostics import OVERFIT_EXAMPLES, Check
 from striate.numpy.gradient_check import eval_numerical_gradient
 from striate.numpy.models import create_model
 from striate.numpy.solver import Solver
@@ -28,15 +28,6 @@ TINY_OPTIONS = {"lenet": {"nkerns": (2, 3), "hidden": 7}, "mlp": {"hidden": (7, 
                 "vgg": {"num_filters": (2, 3), "As": (1, 1), "hidden_dims": (5,)}}
 GRADIENT_TOLERANCE = 1e-5   # relative error; ReLU and max kinks make 1e-7 too strict
 INITIAL_LOSS_TOLERANCE = 0.1  # relative distance from ln(num_classes)
-OVERFIT_EXAMPLES = 50
-
-
-@dataclass
-class Check:
-    name: str
-    value: str
-    expected: str
-    passed: bool
 
 
 def initial_loss(name, options, images, labels, num_classes) -> list[Check]:
@@ -111,10 +102,3 @@ def run_checks(name, options, images, labels, num_classes, seed=0) -> list[Check
             *gradient_checks(name, options, images, labels, num_classes, seed),
             overfit(name, options, images, labels, num_classes, seed)]
 
-
-def report(checks: list[Check]) -> str:
-    width = max(len(check.name) for check in checks)
-    lines = [f"{'check':<{width}}  {'result':<22} {'expected':<16} verdict"]
-    lines += [f"{c.name:<{width}}  {c.value:<22} {c.expected:<16} "
-              f"{'pass' if c.passed else 'FAIL'}" for c in checks]
-    return "\n".join(lines)

@@ -122,3 +122,11 @@ def load_predictor(checkpoint, device: str = "auto"):
         return shifted / shifted.sum(axis=1, keepdims=True)
 
     return predict_proba, meta
+
+
+def run_checks(config: TrainConfig, images: np.ndarray, labels: np.ndarray, num_classes: int):
+    """`striate check`: images (N, C, H, W) float32 preprocessed, labels (N,) int64."""
+    from striate.numpy import check
+
+    return check.run_checks(config.model.model, config.model.model_args, images, labels,
+                            num_classes, config.run.seed)

@@ -4,9 +4,13 @@ Everything that can fail on bad input (config, data, model options) is resolved 
 directory is created, so a mistake never leaves a half-made run behind.
 """
 
+import numpy as np
+
 from striate.checkpoint import WEIGHTS_FILE, load_state, save_state, save_weights
 from striate.config import TrainConfig, flag_name, parse_image_size
 from striate.data import Dataset, Preprocess, Split, load_dataset, split_validation
+from striate.data.splits import stratified_fold, take
+from striate.diagnostics import OVERFIT_EXAMPLES, report
 from striate.engines import get_engine
 from striate.errors import StriateError
 from striate.runs import TRAIN_STATE, RunDir
@@ -22,11 +26,25 @@ def load_data(config: TrainConfig) -> Dataset:
 def prepare_splits(dataset: Dataset, config: TrainConfig) -> dict[str, Split]:
     """train/valid/test; the validation split is carved from training by the seed unless the
     data set defines its own (mnist.pkl.gz's 50k/10k/10k)."""
+    if config.data.folds:
+        return {**cross_validation_fold(dataset, config), "test": dataset.test}
     if dataset.valid is not None and config.data.valid_size is None:
         return {"train": dataset.train, "valid": dataset.valid, "test": dataset.test}
     valid_size = config.data.valid_size or dataset.default_valid_size
     train, valid = split_validation(dataset.train, valid_size, config.run.seed)
     return {"train": train, "valid": valid, "test": dataset.test}
+
+
+def cross_validation_fold(dataset: Dataset, config: TrainConfig) -> dict[str, Split]:
+    """Fold --fold of --folds over every labelled example outside the test set (a data set's
+    own validation split included)."""
+    pool = dataset.train
+    if dataset.valid is not None:
+        pool = Split(np.concatenate([pool.images, dataset.valid.images]),
+                     np.concatenate([pool.labels, dataset.valid.labels]))
+    train, valid = stratified_fold(pool.labels, config.data.folds, config.data.fold,
+                                   config.run.seed)
+    return {"train": take(pool, train), "valid": take(pool, valid)}
 
 
 def fit_preprocess(config: TrainConfig, dataset: Dataset, train: Split) -> Preprocess:
@@ -50,7 +68,9 @@ def model_metadata(config: TrainConfig, dataset: Dataset, preprocess: Preprocess
 
 
 def train(config: TrainConfig, resume: RunDir | None = None, show_progress: bool = False,
-          echo=print) -> tuple[RunDir, dict]:
+          echo=print, on_epoch=lambda row: None) -> tuple[RunDir, dict]:
+    """Train, writing the run directory; on_epoch(row) sees each epoch's metrics.csv row once
+    it is saved (a tuner reports it, and may stop the run by raising)."""
     config.validate()
     engine = get_engine(config.run.engine)
     engine.check_model_options(config.model.model, config.model.model_args)
@@ -81,6 +101,7 @@ def train(config: TrainConfig, resume: RunDir | None = None, show_progress: bool
             save_best()
         save_state(run / TRAIN_STATE, loop.state_dict())
         run.write_history(loop.state.history)
+        on_epoch(loop.state.history[-1])
 
     try:
         state = loop.run(on_epoch_end=save_checkpoint)
@@ -146,17 +167,12 @@ def resume_config(run: RunDir, overrides: dict) -> TrainConfig:
 
 def check_setup(config: TrainConfig) -> tuple[str, bool]:
     """Run the engine's sanity checks on the configured model and data: (report, all passed)."""
-    if config.run.engine != "numpy":
-        raise StriateError("striate check runs the NumPy engine's checks; add --engine numpy")
-    from striate.numpy import check
-
     engine = get_engine(config.run.engine)
     engine.check_model_options(config.model.model, config.model.model_args)
     dataset = load_data(config)
     train = prepare_splits(dataset, config)["train"]
     preprocess = fit_preprocess(config, dataset, train)
-    images = preprocess.apply(train.images[:check.OVERFIT_EXAMPLES], dataset.pixel_max)
-    checks = check.run_checks(config.model.model, config.model.model_args, images,
-                              train.labels[:check.OVERFIT_EXAMPLES], dataset.num_classes,
-                              config.run.seed)
-    return check.report(checks), all(c.passed for c in checks)
+    images = preprocess.apply(train.images[:OVERFIT_EXAMPLES], dataset.pixel_max)
+    checks = engine.run_checks(config, images, train.labels[:OVERFIT_EXAMPLES],
+                               dataset.num_classes)
+    return report(checks), all(c.passed for c in checks)

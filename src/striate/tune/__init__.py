@@ -1,0 +1,1 @@
+"""Choosing hyper-parameters: search spaces, grid/random/Optuna search, cross-validation."""
