@@ -1,5 +1,100 @@
-"""Placeholder being written now; registers no command yet."""
+"""`striate plot` and `striate report`. The plotting modules (matplotlib, torch) are imported by
+the handlers, so that `striate --help` stays fast."""
+
+import argparse
+from pathlib import Path
+
+from striate.config import check_device
+from striate.errors import StriateError
+
+TUTORIAL_SEED = 23455  # the seed of the Deep Learning Tutorials' numpy.random.RandomState
+PLOT_NAMES = "loss, error, lr, filters, features, confusion, wrong, cv, heatmap"
+
+
+def names(text: str) -> list[str]:
+    """A comma-separated list of names, blanks dropped: "loss, error" -> ["loss", "error"]."""
+    return [name.strip() for name in text.split(",") if name.strip()]
+
+
+def cmd_plot(args) -> None:
+    from striate.viz.plots import PlotOptions, Subject, draw, select, write_pngs
+
+    if args.random_filters:
+        written = random_filters(args)
+    elif args.run is None:
+        raise StriateError("give RUN (a run directory, checkpoint or study directory), or "
+                           "--random-filters for the tutorials' random-filter picture")
+    else:
+        options = PlotOptions(args.layers, args.image, args.index, args.x, args.y,
+                              check_device(args.device))
+        subject = Subject(args.run, options)
+        pngs = {stem: png for _, stem, png in draw(subject, select(subject, args.what))}
+        written = write_pngs(pngs, Path(args.out) if args.out else subject.default_out())
+    for path in written:
+        print(path)
+
+
+def random_filters(args) -> list[Path]:
+    from striate.viz.figures import png_bytes
+    from striate.viz.plots import write_pngs
+    from striate.viz.weights import random_filters_figure
+
+    if args.run is not None or args.what is not None:
+        raise StriateError("--random-filters draws on a photo, not on a run; drop RUN and --what "
+                           "(or drop --random-filters)")
+    png = png_bytes(random_filters_figure(args.image, args.seed))
+    return write_pngs({"random-filters": png}, Path(args.out or "plots"))
+
+
+def cmd_report(args) -> None:
+    from striate.viz.plots import PlotOptions, Subject
+    from striate.viz.report import write_report
+
+    subject = Subject(args.run, PlotOptions(device=check_device(args.device)))
+    if subject.kind != "run":
+        raise StriateError(f"{args.run} is a {subject.kind}, and `striate report` describes a run "
+                           "directory; use `striate plot` for it")
+    print(write_report(subject, Path(args.out) if args.out else subject.path / "report.html"))
 
 
 def add_commands(commands) -> None:
-    """Add this module's subcommands to the `striate` parser's subparsers."""
+    """Add `plot` and `report` to the `striate` parser's subparsers."""
+    plot = commands.add_parser(
+        "plot", help="draw a run's, checkpoint's or study's plots as PNG files",
+        description="Plots read run directories, checkpoints and study directories (never a "
+                    "running training); by default every plot that applies is drawn.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    plot.add_argument("run", metavar="RUN", nargs="?",
+                      help="run directory, .safetensors checkpoint or study directory")
+    plot.add_argument("--what", type=names, metavar="A,B",
+                      help=f"plots to draw, from: {PLOT_NAMES} (none given: every one that "
+                           "applies to RUN)")
+    plot.add_argument("--out", metavar="DIR", help="directory for the PNG files (none given: "
+                      "RUN/plots)")
+    plot.add_argument("--layers", type=names, metavar="A,B",
+                      help="features: layer names, as in the checkpoint (none given: every "
+                           "convolution)")
+    plot.add_argument("--image", metavar="FILE",
+                      help="features and --random-filters: the input image (none given: test "
+                           "image --index; a photo shipped with matplotlib)")
+    plot.add_argument("--index", type=int, default=0, help="features: the test image shown")
+    plot.add_argument("--x", metavar="PARAM", help="study plots: parameter on the x axis "
+                      "(none given: the study's first)")
+    plot.add_argument("--y", metavar="PARAM", help="heatmap: parameter on the y axis (none "
+                      "given: the study's next)")
+    plot.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    plot.add_argument("--random-filters", action="store_true",
+                      help="the Deep Learning Tutorials' picture: two random 9x9 filters "
+                           "convolved with a photo already look like edge detectors")
+    plot.add_argument("--seed", type=int, default=TUTORIAL_SEED,
+                      help="--random-filters: seed of the filters (the tutorials')")
+    plot.set_defaults(handler=cmd_plot)
+
+    report = commands.add_parser(
+        "report", help="one self-contained HTML page: config, metrics, plots, per-class accuracy",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    report.add_argument("run", metavar="RUN", help="run directory")
+    report.add_argument("--out", metavar="FILE", help="the HTML file (none given: "
+                        "RUN/report.html)")
+    report.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    report.set_defaults(handler=cmd_report)

@@ -1,0 +1,85 @@
+"""Pictures of weights: a trained model's first-layer filters, and the Deep Learning Tutorials'
+demonstration that even random 9x9 filters, convolved with a photo, respond to its edges."""
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from striate.data.images import load_image, probe_image
+from striate.errors import StriateError
+from striate.viz.figures import new_figure, show_image, tile_images
+
+MAX_FILTERS = 100     # tiles in one picture: the tutorials show 100 of the MLP's 500 units
+SAMPLE_PHOTO = "grace_hopper.jpg"  # ships with matplotlib (sample_data), so works offline
+
+
+def first_layer(model: nn.Module) -> tuple[str, nn.Module]:
+    """(name, module) of the first convolution or affine layer, the one that sees the pixels.
+    The models register their layers in the order they run, so module order is input order."""
+    for name, module in model.named_modules():
+        if isinstance(module, (nn.Conv2d, nn.Linear)):
+            return name, module
+    raise StriateError("this model has no convolution or affine layer to show the filters of")
+
+
+def layer_filters(name: str, layer: nn.Module, input_shape) -> np.ndarray:
+    """(K, C, h, w): a convolution's kernels, or an affine layer's rows (one per unit) reshaped
+    to the (C, H, W) input image, which is the pattern the unit responds to most."""
+    weight = layer.weight.detach().cpu().float().numpy()
+    if isinstance(layer, nn.Conv2d):
+        return weight                                 # (K, C, f, f)
+    if weight.shape[1] != int(np.prod(input_shape)):
+        raise StriateError(f"{name} reads {weight.shape[1]} PCA component scores, not image "
+                           "pixels, so its weights are no pictures; plot a model trained "
+                           "without --preprocess pca or pca-whiten")
+    return weight.reshape(len(weight), *input_shape)  # (units, C, H, W)
+
+
+def filters_figure(model: nn.Module, input_shape):
+    name, layer = first_layer(model)
+    filters = layer_filters(name, layer, input_shape)
+    shown = filters[:MAX_FILTERS]
+    what = "filters" if isinstance(layer, nn.Conv2d) else "units' weights"
+    count = f"{len(filters)}" if len(shown) == len(filters) else \
+        f"first {len(shown)} of {len(filters)}"
+    size = "x".join(str(n) for n in filters.shape[2:])
+    figure = new_figure(6, 6.4)
+    show_image(figure.add_subplot(), tile_images(shown), f"{name}: {count} {what}, {size}")
+    return figure
+
+
+def random_filters_figure(image: str | None, seed: int):
+    """The tutorials' LeNet introduction: two random 9x9x3 filters and a sigmoid over a photo."""
+    path = Path(image) if image else sample_photo()
+    pixels = load_image(path, probe_image(path).size, channels=3)      # (3, H, W) uint8
+    outputs = random_filter_responses(pixels, seed)                      # (2, H - 8, W - 8)
+    figure = new_figure(12, 4)
+    panels = figure.subplots(1, 3)
+    show_image(panels[0], pixels.transpose(1, 2, 0), f"original: {path.name}")
+    for index, (axes, output) in enumerate(zip(panels[1:], outputs)):
+        show_image(axes, output, f"random 9x9 filter {index + 1}")
+    return figure
+
+
+def random_filter_responses(pixels: np.ndarray, seed: int) -> np.ndarray:
+    """sigmoid(conv(image, W) + b) for the tutorials' W, b: (3, H, W) uint8 -> (2, H', W').
+
+    RandomState, not default_rng, and the draws in the tutorials' order, so that seed 23455
+    gives their exact filters."""
+    rng = np.random.RandomState(seed)
+    bound = 1.0 / np.sqrt(3 * 9 * 9)                         # 1 / sqrt(fan-in)
+    weights = rng.uniform(-bound, bound, size=(2, 3, 9, 9))  # (filters, channels, 9, 9)
+    biases = rng.uniform(-0.5, 0.5, size=2)
+    # Theano's conv2d is a true convolution: it flips the kernel, torch's does not.
+    kernel = torch.from_numpy(np.ascontiguousarray(weights[:, :, ::-1, ::-1]))
+    image = torch.from_numpy(pixels / 256.0)[None]           # (1, 3, H, W), the tutorials' scale
+    out = torch.nn.functional.conv2d(image, kernel) + torch.from_numpy(biases)[:, None, None]
+    return torch.sigmoid(out)[0].numpy()
+
+
+def sample_photo() -> Path:
+    from matplotlib import cbook
+
+    return Path(cbook.get_sample_data(SAMPLE_PHOTO, asfileobj=False))
