@@ -1,0 +1,40 @@
+"""TensorBoardLog: metrics.csv rows in, the same numbers out of TensorBoard's own event reader."""
+
+import sys
+
+import pytest
+
+from striate.errors import StriateError
+from striate.viz.tensorboard import TAGS, TensorBoardLog
+
+ROWS = [{"epoch": 1, "iteration": 10, "lr": 0.1, "train_loss": 1.5, "train_error": 0.5,
+         "valid_loss": 1.25, "valid_error": 0.4, "valid_accuracy": 0.6,
+         "best_valid_error": 0.4, "time_s": 2.0},
+        # as csv.DictReader gives a row back: strings
+        {"epoch": "2", "iteration": "20", "lr": "0.05", "train_loss": "0.75",
+         "train_error": "0.25", "valid_loss": "nan", "valid_error": "0.3",
+         "valid_accuracy": "0.7", "best_valid_error": "0.3", "time_s": "4.0"}]
+
+
+def test_rows_become_scalars_per_epoch(tmp_path):
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    with TensorBoardLog(tmp_path) as log:
+        for row in ROWS:
+            log.write(row)
+    events = EventAccumulator(str(tmp_path / "tensorboard"))
+    events.Reload()
+    assert sorted(events.Tags()["scalars"]) == sorted(TAGS.values())
+    for column, tag in TAGS.items():
+        scalars = events.Scalars(tag)
+        assert [s.step for s in scalars] == [1, 2]
+        assert [s.value for s in scalars] == pytest.approx(
+            [float(row[column]) for row in ROWS], nan_ok=True)
+
+
+def test_missing_package_is_one_line_naming_the_fix(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)  # import fails
+    with pytest.raises(StriateError, match=r"pip install tensorboard"):
+        TensorBoardLog(tmp_path)
+    assert not (tmp_path / "tensorboard").exists()
