@@ -11,6 +11,13 @@ TUTORIAL_SEED = 23455  # the seed of the Deep Learning Tutorials' numpy.random.R
 PLOT_NAMES = "loss, error, lr, filters, features, confusion, wrong, cv, heatmap"
 
 
+class DefaultsHelp(argparse.ArgumentDefaultsHelpFormatter):
+    """Defaults in the help, except None: such an option says in words what its absence means."""
+
+    def _get_help_string(self, action):
+        return action.help if action.default is None else super()._get_help_string(action)
+
+
 def names(text: str) -> list[str]:
     """A comma-separated list of names, blanks dropped: "loss, error" -> ["loss", "error"]."""
     return [name.strip() for name in text.split(",") if name.strip()]
@@ -63,7 +70,7 @@ def add_commands(commands) -> None:
         "plot", help="draw a run's, checkpoint's or study's plots as PNG files",
         description="Plots read run directories, checkpoints and study directories (never a "
                     "running training); by default every plot that applies is drawn.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        formatter_class=DefaultsHelp)
     plot.add_argument("run", metavar="RUN", nargs="?",
                       help="run directory, .safetensors checkpoint or study directory")
     plot.add_argument("--what", type=names, metavar="A,B",
@@ -92,7 +99,7 @@ def add_commands(commands) -> None:
 
     report = commands.add_parser(
         "report", help="one self-contained HTML page: config, metrics, plots, per-class accuracy",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        formatter_class=DefaultsHelp)
     report.add_argument("run", metavar="RUN", help="run directory")
     report.add_argument("--out", metavar="FILE", help="the HTML file (none given: "
                         "RUN/report.html)")
