@@ -69,3 +69,10 @@ def load_predictor(checkpoint, device: str = "auto"):
         return logits.softmax(dim=1).cpu().numpy()
 
     return predict_proba, meta
+
+
+def run_checks(config: TrainConfig, images, labels, num_classes: int):
+    """`striate check`: images (N, C, H, W) float32 preprocessed, labels (N,) int64."""
+    from striate.torch import check
+
+    return check.run_checks(config, images, labels, num_classes)
