@@ -5,7 +5,7 @@ import sys
 import pytest
 
 from striate.errors import StriateError
-from striate.viz.tensorboard import TAGS, TensorBoardLog
+from striate.viz.tensorboard import TAGS, TensorBoardLog, summary_writer_class
 
 ROWS = [{"epoch": 1, "iteration": 10, "lr": 0.1, "train_loss": 1.5, "train_error": 0.5,
          "valid_loss": 1.25, "valid_error": 0.4, "valid_accuracy": 0.6,
@@ -35,6 +35,7 @@ def test_rows_become_scalars_per_epoch(tmp_path):
 
 def test_missing_package_is_one_line_naming_the_fix(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)  # import fails
-    with pytest.raises(StriateError, match=r"pip install tensorboard"):
-        TensorBoardLog(tmp_path)
+    for make in (summary_writer_class, lambda: TensorBoardLog(tmp_path)):
+        with pytest.raises(StriateError, match=r"pip install tensorboard"):
+            make()
     assert not (tmp_path / "tensorboard").exists()

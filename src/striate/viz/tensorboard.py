@@ -16,15 +16,22 @@ TAGS = {"train_loss": "loss/train", "valid_loss": "loss/valid",
         "lr": "lr", "time_s": "time_s"}
 
 
+def summary_writer_class():
+    """torch's SummaryWriter, or the one-line error naming the fix. Training calls this before
+    it creates the run directory, so a missing package leaves nothing behind."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        raise StriateError("--tensorboard needs the tensorboard package: `pip install "
+                           "tensorboard`, or drop --tensorboard") from None
+    return SummaryWriter
+
+
 class TensorBoardLog:
     """Writes a run's per-epoch rows as TensorBoard scalars, the epoch as the step."""
 
     def __init__(self, run_path):
-        try:
-            from torch.utils.tensorboard import SummaryWriter
-        except ImportError:
-            raise StriateError("--tensorboard needs the tensorboard package: `pip install "
-                               "tensorboard`, or drop --tensorboard") from None
+        SummaryWriter = summary_writer_class()
         self.directory = Path(run_path) / LOG_DIR
         self.writer = SummaryWriter(log_dir=str(self.directory))
 
