@@ -228,6 +228,8 @@ class RunConfig:
     name: str | None = option(None, "run directory name (default: time-model-dataset)")
     progress: str = option("auto", "progress bar: auto (only on a terminal), on, off",
                            choices=("auto", "on", "off"))
+    tensorboard: bool = option(False, "also write each epoch's metrics as TensorBoard scalars "
+                                      "into RUN/tensorboard/ (needs `pip install tensorboard`)")
     precision: str = option("fp32", "training arithmetic: fp32; bf16 or fp16 autocast (fp16 on "
                                     "CUDA only, with loss scaling); auto: bf16 where the "
                                     "hardware has it natively, else fp16 on CUDA, else fp32. "

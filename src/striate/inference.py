@@ -44,30 +44,40 @@ def mirror_averaged(predict_proba):
     return averaged
 
 
-def evaluate(checkpoint, split: str = "test", data_dir: str | None = None,
-             device: str = "auto", engine: str | None = None, tta: bool = False) -> dict:
-    predict_proba, meta, preprocess = load_predictor(checkpoint, engine, device, tta)
+def checkpoint_dataset(checkpoint, meta: dict, data_dir: str | None = None):
+    """(dataset, config): the data set the checkpoint was trained on, loaded as its config names
+    it (from data_dir if given), refused if its images or classes are not the model's."""
     config = apply_mapping(TrainConfig(), meta["config"], f"{checkpoint} metadata")
     if data_dir is not None:
         config.data.data_dir = data_dir
     dataset = load_data(config)
     if list(dataset.input_shape) != list(meta["input_shape"]) or \
-            dataset.num_classes != len(meta["class_names"]):
+            dataset.class_names != list(meta["class_names"]):
         raise StriateError(f"{dataset.name} at {dataset.source} has inputs "
                            f"{dataset.input_shape} and {dataset.num_classes} classes, the model "
                            f"expects {tuple(meta['input_shape'])} and {len(meta['class_names'])}; "
                            "point --data-dir at the data it was trained on")
+    return dataset, config
+
+
+def batched_proba(predict_proba, preprocess, images: np.ndarray, pixel_max: float) -> np.ndarray:
+    """(N, classes) probabilities of stored (N, C, H, W) images, BATCH at a time."""
+    return np.concatenate([
+        predict_proba(preprocess.apply(images[start:start + BATCH], pixel_max))
+        for start in range(0, len(images), BATCH)])
+
+
+def evaluate(checkpoint, split: str = "test", data_dir: str | None = None,
+             device: str = "auto", engine: str | None = None, tta: bool = False) -> dict:
+    predict_proba, meta, preprocess = load_predictor(checkpoint, engine, device, tta)
+    dataset, config = checkpoint_dataset(checkpoint, meta, data_dir)
     data = prepare_splits(dataset, config)[split]
-    nll_sum, wrong = 0.0, 0
-    for start in range(0, len(data), BATCH):
-        images = preprocess.apply(data.images[start:start + BATCH], dataset.pixel_max)
-        labels = data.labels[start:start + BATCH]
-        probabilities = predict_proba(images)                          # (B, classes)
-        picked = probabilities[np.arange(len(labels)), labels]
-        nll_sum += float(-np.log(np.maximum(picked, np.finfo(np.float32).tiny)).sum())
-        wrong += int((probabilities.argmax(axis=1) != labels).sum())
-    return {"split": split, "examples": len(data), "loss": nll_sum / len(data),
-            "error": wrong / len(data), "accuracy": 1.0 - wrong / len(data)}
+    probabilities = batched_proba(predict_proba, preprocess, data.images, dataset.pixel_max)
+    picked = probabilities[np.arange(len(data)), data.labels]
+    nll = float(-np.log(np.maximum(picked, np.finfo(np.float32).tiny)).mean())
+    error = float((probabilities.argmax(axis=1) != data.labels).mean())
+    return {"split": split, "examples": len(data), "loss": nll, "error": error,
+            "accuracy": 1.0 - error}
 
 
 def predict(checkpoint, images: list[str], device: str = "auto",

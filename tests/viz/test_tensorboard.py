@@ -39,3 +39,25 @@ def test_missing_package_is_one_line_naming_the_fix(tmp_path, monkeypatch):
         with pytest.raises(StriateError, match=r"pip install tensorboard"):
             make()
     assert not (tmp_path / "tensorboard").exists()
+
+
+def test_training_with_tensorboard_logs_every_epoch(cli, tmp_path):
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    result = cli("train", "--dataset", "digits", "--model", "logreg", "--epochs", "3",
+                 "--tensorboard", "--out-dir", tmp_path, "--name", "run")
+    assert result.code == 0, result.err
+    events = EventAccumulator(str(tmp_path / "run" / "tensorboard"))
+    events.Reload()
+    csv_rows = (tmp_path / "run" / "metrics.csv").read_text().splitlines()[1:]
+    errors = [float(row.split(",")[6]) for row in csv_rows]
+    assert [s.value for s in events.Scalars("error/valid")] == pytest.approx(errors)
+
+
+def test_missing_package_leaves_no_run_directory(cli, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)
+    result = cli("train", "--dataset", "digits", "--model", "logreg", "--epochs", "1",
+                 "--tensorboard", "--out-dir", tmp_path / "runs")
+    assert result.code == 2 and "pip install tensorboard" in result.err
+    assert not any((tmp_path / "runs").glob("*/*"))

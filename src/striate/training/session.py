@@ -15,6 +15,7 @@ from striate.engines import get_engine
 from striate.errors import StriateError
 from striate.runs import TRAIN_STATE, RunDir
 from striate.training.loop import Loop
+from striate.viz.tensorboard import TensorBoardLog, summary_writer_class
 
 
 def load_data(config: TrainConfig) -> Dataset:
@@ -79,6 +80,8 @@ def train(config: TrainConfig, resume: RunDir | None = None, show_progress: bool
     preprocess = fit_preprocess(config, dataset, splits["train"])
     learner = engine.build_learner(config, dataset, preprocessed(splits, preprocess,
                                                                  dataset.pixel_max), preprocess)
+    if config.run.tensorboard:  # before the run directory exists: a missing package leaves none
+        summary_writer_class()
     loop = Loop(learner, config, show_progress)
     if resume is not None:
         restore(loop, resume)
@@ -96,17 +99,24 @@ def train(config: TrainConfig, resume: RunDir | None = None, show_progress: bool
     def save_best() -> None:
         save_weights(run / WEIGHTS_FILE, {**learner.best_weights(), **preprocess_tensors}, meta)
 
+    tensorboard = TensorBoardLog(run.path) if config.run.tensorboard else None
+
     def save_checkpoint(loop: Loop, improved: bool) -> None:
         if improved:
             save_best()
         save_state(run / TRAIN_STATE, loop.state_dict())
         run.write_history(loop.state.history)
+        if tensorboard:
+            tensorboard.write(loop.state.history[-1])
         on_epoch(loop.state.history[-1])
 
     try:
         state = loop.run(on_epoch_end=save_checkpoint)
     except KeyboardInterrupt:
         raise Interrupted(run) from None
+    finally:
+        if tensorboard:
+            tensorboard.close()
     save_best()
     metrics = final_metrics(state)
     run.write_metrics(metrics)
@@ -157,10 +167,10 @@ def resume_config(run: RunDir, overrides: dict) -> TrainConfig:
     for name, value in overrides.items():
         if getattr(settings[name], name) == value:
             continue
-        if name not in ("epochs", "device", "progress"):
+        if name not in ("epochs", "device", "progress", "tensorboard"):
             raise StriateError(f"--resume continues {run.path} with its own config.yaml; drop "
-                               f"{flag_name(name)} (only --epochs, --device and --progress may "
-                               "change) or start a new run")
+                               f"{flag_name(name)} (only --epochs, --device, --progress and "
+                               "--tensorboard may change) or start a new run")
         setattr(settings[name], name, value)
     return config
 

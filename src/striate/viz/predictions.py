@@ -5,11 +5,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from striate.config import TrainConfig, apply_mapping
 from striate.data import Split
-from striate.errors import StriateError
-from striate.inference import BATCH, load_predictor
-from striate.training.session import load_data
+from striate.inference import batched_proba, checkpoint_dataset, load_predictor
 from striate.viz.figures import display_image, new_figure, show_image
 
 WRONG_SHOWN = 16          # confidently wrong images in one picture, a 4 x 4 grid
@@ -60,22 +57,13 @@ class Predictions:
 
 def checkpoint_test_data(meta: dict, checkpoint) -> TestData:
     """The test split of the data set the checkpoint was trained on, as its config names it."""
-    config = apply_mapping(TrainConfig(), meta["config"], f"{checkpoint} metadata")
-    dataset = load_data(config)
-    if list(dataset.input_shape) != list(meta["input_shape"]) or \
-            dataset.class_names != meta["class_names"]:
-        raise StriateError(f"{dataset.name} at {dataset.source} is not the data set "
-                           f"{checkpoint} was trained on (other image size or classes); "
-                           "plot it where that data set is installed")
+    dataset, _ = checkpoint_dataset(checkpoint, meta)
     return TestData(dataset.test, dataset.pixel_max)
 
 
 def predict_test(checkpoint, test: TestData, device: str) -> Predictions:
     predict_proba, meta, preprocess = load_predictor(checkpoint, None, device)
-    images = test.split.images
-    probabilities = np.concatenate([
-        predict_proba(preprocess.apply(images[start:start + BATCH], test.pixel_max))
-        for start in range(0, len(images), BATCH)])                    # (N, classes)
+    probabilities = batched_proba(predict_proba, preprocess, test.split.images, test.pixel_max)
     return Predictions(test.split.labels, probabilities, meta["class_names"])
 
 
