@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from helpers import tree_snapshot
 from matplotlib.collections import PathCollection
 from PIL import Image
 
+from helpers import tree_snapshot
 from striate.inference import evaluate
 from striate.viz.features import feature_maps
 from striate.viz.plots import PlotOptions, Subject

@@ -7,9 +7,9 @@ import re
 import shutil
 
 import numpy as np
-from helpers import tree_snapshot
 from PIL import Image
 
+from helpers import tree_snapshot
 from striate.viz.plots import Subject
 
 RUN_PLOTS = 8  # loss, error, lr, filters, two feature-map layers, confusion, wrong

@@ -20,25 +20,11 @@ from striate.files import atomic_write_bytes
 from striate.runs import CONFIG, METRICS_CSV
 from striate.torch.engine import load_model
 from striate.viz.curves import error_figure, loss_figure, lr_figure, read_history
-from striate.viz.features import (
-    check_layers,
-    conv_layer_names,
-    feature_maps,
-    features_figure,
-)
+from striate.viz.features import check_layers, conv_layer_names, feature_maps, features_figure
 from striate.viz.figures import display_image, png_bytes
-from striate.viz.predictions import (
-    checkpoint_test_data,
-    confusion_figure,
-    predict_test,
-    wrong_figure,
-)
-from striate.viz.study import (
-    STUDY_FILE,
-    cross_validation_figure,
-    heatmap_figure,
-    read_study,
-)
+from striate.viz.predictions import (checkpoint_test_data, confusion_figure, predict_test,
+                                     wrong_figure)
+from striate.viz.study import STUDY_FILE, cross_validation_figure, heatmap_figure, read_study
 from striate.viz.weights import filters_figure
 
 
