@@ -6,7 +6,7 @@ A fresh model trains one minibatch per step while the learning rate grows expone
 useful and shoots up once it is too large; the sweep stops there. Suggested rate: the one at
 the minimum of the smoothed loss, divided by 10. At the minimum the loss has just stopped
 falling, so that rate is already at the edge of divergence; a tenth of it still learns fast
-(fastai's `lr_min`, and Smith's advice to train a decade below where the loss turns).
+(fastai's `lr_min` rule).
 """
 
 import argparse

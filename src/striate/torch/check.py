@@ -177,11 +177,12 @@ def training_health(config: TrainConfig, images, labels, num_classes: int) -> li
 
 
 def update_ratio_check(name: str, before: torch.Tensor, after: torch.Tensor) -> Check:
-    """||delta W|| / ||W|| of one step; NaN (a zero or non-finite weight) fails."""
-    ratio = ((after.detach() - before).norm() / before.norm()).item()
+    """||delta W|| / ||W|| of one step; NaN (a zero or non-finite weight) fails. Judged as
+    shown, to two digits, so that a row never reads 1.0e-01 and fails."""
+    shown = f"{((after.detach() - before).norm() / before.norm()).item():.1e}"
     low, high = UPDATE_RATIO_BAND
-    return Check(f"update/weight {name}", f"{ratio:.1e}", f"{low:.0e} to {high:.0e}",
-                 low <= ratio <= high)
+    return Check(f"update/weight {name}", shown, f"{low:.0e} to {high:.0e}",
+                 low <= float(shown) <= high)
 
 
 def activation_checks(model: nn.Module, images: torch.Tensor) -> list[Check]:
