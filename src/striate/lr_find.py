@@ -115,15 +115,12 @@ def train_command(args: argparse.Namespace, given: dict, lr: float) -> str:
 
 def write_results(config: TrainConfig, result: Sweep, settings: dict, command: str):
     """<out-dir>/lr-find-<time>/ with lr_find.csv, lr_find.json and lr_find.png."""
-    from striate.files import atomic_write_text
+    from striate.files import atomic_write_bytes, atomic_write_text
     from striate.runs import RunDir
     from striate.viz.lr_find import plot_lr_find
 
-    name = config.run.name or f"lr-find-{time.strftime('%Y%m%d-%H%M%S')}"
-    folder = RunDir.create(replace(config, run=replace(config.run, name=name))).path
     rows = [f"{lr!r},{loss!r},{smoothed!r}"
             for lr, loss, smoothed in zip(result.lrs, result.losses, result.smoothed)]
-    atomic_write_text(folder / "lr_find.csv", "\n".join(["lr,loss,smoothed", *rows]) + "\n")
     minimum = result.minimum()
     summary = {"suggested_lr": result.suggestion(),
                "rule": f"lr at the smoothed loss's minimum / {SUGGESTION_FACTOR:g}",
@@ -131,10 +128,13 @@ def write_results(config: TrainConfig, result: Sweep, settings: dict, command: s
                "stopped_by": result.stopped_by, "last_lr": result.lrs[-1],
                "steps_done": len(result.lrs), "train_command": command,
                "settings": settings, "config": config.to_dict()}
+    png = plot_lr_find(result.lrs, result.losses, result.smoothed, result.suggestion(),
+                       title=f"lr-find: {config.model.model} on {config.data.dataset}")
+    name = config.run.name or f"lr-find-{time.strftime('%Y%m%d-%H%M%S')}"
+    folder = RunDir.create(replace(config, run=replace(config.run, name=name))).path
+    atomic_write_text(folder / "lr_find.csv", "\n".join(["lr,loss,smoothed", *rows]) + "\n")
     atomic_write_text(folder / "lr_find.json", json.dumps(summary, indent=2) + "\n")
-    plot_lr_find(result.lrs, result.losses, result.smoothed, result.suggestion(),
-                 folder / "lr_find.png", title=f"lr-find: {config.model.model} on "
-                                                f"{config.data.dataset}")
+    atomic_write_bytes(folder / "lr_find.png", png)
     return folder
 
 

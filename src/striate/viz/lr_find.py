@@ -1,12 +1,11 @@
 """The learning-rate range test's picture: training loss against a logarithmic learning rate."""
 
-from pathlib import Path
-
-from striate.files import atomic_path
+import io
 
 
-def plot_lr_find(lrs, losses, smoothed, suggestion: float, path: Path, title: str) -> None:
-    """lrs, losses, smoothed: one value per step; the suggested rate is marked."""
+def plot_lr_find(lrs, losses, smoothed, suggestion: float, title: str) -> bytes:
+    """lrs, losses, smoothed: one value per step; the suggested rate is marked. Returns the PNG,
+    so that the caller writes nothing until every file's content exists."""
     import matplotlib.pyplot as plt
 
     figure, axes = plt.subplots(figsize=(6.4, 4.0))
@@ -19,6 +18,7 @@ def plot_lr_find(lrs, losses, smoothed, suggestion: float, path: Path, title: st
     axes.set(xlabel="learning rate", ylabel="training loss", title=title)
     axes.legend()
     figure.tight_layout()
-    with atomic_path(path) as tmp:
-        figure.savefig(tmp, format="png", dpi=100)
+    png = io.BytesIO()
+    figure.savefig(png, format="png", dpi=100)
     plt.close(figure)
+    return png.getvalue()
