@@ -221,7 +221,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.set_defaults(handler=cmd_train)
 
     check = commands.add_parser("check", help="sanity checks before training: initial loss, "
-                                "gradient check, overfitting 50 examples",
+                                "gradient check, overfitting 50 examples, dead or saturated "
+                                "units and update sizes",
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     add_settings_sources(check)
     add_config_flags(check)

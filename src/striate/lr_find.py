@@ -63,7 +63,7 @@ def sweep(config: TrainConfig, lrs: list[float], show_progress: bool) -> tuple[S
     """Train a fresh model through `lrs`; (the sweep, a one-line description of the data)."""
     from tqdm import tqdm
 
-    from striate.torch.check import train_minibatches
+    from striate.torch.learner import train_minibatches
     from striate.torch.engine import build_learner
     from striate.training.session import (fit_preprocess, load_data, prepare_splits,
                                           preprocessed)

@@ -12,7 +12,8 @@ import math
 
 import numpy as np
 
-from striate.diagnostics import OVERFIT_EXAMPLES, Check
+from striate.diagnostics import (GRADIENT_TOLERANCE, INITIAL_LOSS_TOLERANCE, OVERFIT_EXAMPLES,
+                                 Check, vector_rel_error)
 from striate.numpy.gradient_check import eval_numerical_gradient
 from striate.numpy.models import create_model
 from striate.numpy.solver import Solver
@@ -26,8 +27,6 @@ TINY_OPTIONS = {"lenet": {"nkerns": (2, 3), "hidden": 7}, "mlp": {"hidden": (7, 
                 "fcnet": {"hidden_dims": (7, 5), "weight_scale": 0.1},
                 "svm": {"weight_scale": 0.1},
                 "vgg": {"num_filters": (2, 3), "As": (1, 1), "hidden_dims": (5,)}}
-GRADIENT_TOLERANCE = 1e-5   # relative error; ReLU and max kinks make 1e-7 too strict
-INITIAL_LOSS_TOLERANCE = 0.1  # relative distance from ln(num_classes)
 
 
 def initial_loss(name, options, images, labels, num_classes) -> list[Check]:
@@ -51,14 +50,6 @@ def regularization_check(model, loss: float, loss_reg: float) -> Check:
         return Check("initial loss, reg=1", f"{loss_reg:.4f}", f"> {loss:.4f}", loss_reg > loss)
     return Check("initial loss, reg=1", f"{loss_reg:.4f}", f"= {loss:.4f} (zero weights)",
                  loss_reg == loss)
-
-
-def vector_rel_error(numerical: np.ndarray, analytic: np.ndarray) -> float:
-    """|a - n| / (|a| + |n|) over the whole parameter (norms), where rel_error takes the worst
-    element: a parameter's tiniest gradients, at the limit of float64 differences, would decide
-    an element-wise verdict, while a wrong backward pass moves the whole vector."""
-    scale = np.linalg.norm(numerical) + np.linalg.norm(analytic)
-    return float(np.linalg.norm(numerical - analytic) / max(scale, 1e-12))
 
 
 def gradient_checks(name, options, images, labels, num_classes, seed) -> list[Check]:

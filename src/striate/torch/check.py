@@ -22,12 +22,11 @@ from torch import nn
 
 from striate.config import AugmentConfig, TrainConfig
 from striate.data import Split
-from striate.diagnostics import Check
-from striate.numpy.check import GRADIENT_TOLERANCE, INITIAL_LOSS_TOLERANCE, vector_rel_error
+from striate.diagnostics import GRADIENT_TOLERANCE, INITIAL_LOSS_TOLERANCE, Check, vector_rel_error
 from striate.numpy.gradient_check import eval_numerical_gradient
 from striate.torch.data import DeviceSplit
 from striate.torch.device import resolve_device
-from striate.torch.learner import TorchLearner, penalized, penalty
+from striate.torch.learner import TorchLearner, penalized, penalty, train_minibatches
 from striate.torch.models import create_model, model_options
 
 # Small enough that a numerical gradient of every parameter takes well under a second. The
@@ -121,21 +120,6 @@ def sample_learner(config: TrainConfig, images: np.ndarray, labels: np.ndarray,
     device = resolve_device(config.run.device)
     model = fresh_model(config, images.shape[1:], num_classes, **options).to(device)
     return TorchLearner(model, {"train": DeviceSplit(Split(images, labels), device)}, config)
-
-
-def train_minibatches(learner: TorchLearner, lrs):
-    """Train one minibatch per learning rate in `lrs`, epoch after epoch; yields each step's
-    minibatch loss (NLL) as a float, which stops a caller at the first non-finite one."""
-    batches, examples = learner.batches_per_epoch, len(learner.splits["train"])
-    size = learner.config.batch_size
-    for step, lr in enumerate(lrs):
-        epoch, batch = divmod(step, batches)
-        if batch == 0:
-            learner.start_epoch(epoch)
-        # The learner keeps the epoch's summed loss on the device; a step's share is the change.
-        before = learner.loss_sum.item()
-        learner.train_step(batch, lr)
-        yield (learner.loss_sum.item() - before) / min(size, examples - batch * size)
 
 
 def overfit(config: TrainConfig, images, labels, num_classes: int) -> Check:

@@ -108,7 +108,9 @@ class TorchLearner:
         self.wrong = torch.zeros((), dtype=torch.int64, device=train.labels.device)
         self.model.train()
 
-    def train_step(self, batch: int, lr: float) -> None:
+    def train_step(self, batch: int, lr: float) -> torch.Tensor:
+        """One update on minibatch `batch` of the epoch's order; returns its mean NLL as a 0-d
+        device tensor (the loop never reads it: that would stall a GPU every step)."""
         train, size = self.splits["train"], self.config.batch_size
         index = self.order[batch * size:(batch + 1) * size]
         images, labels = train.images[index], train.labels[index]      # (B, C, H, W), (B,)
@@ -130,6 +132,7 @@ class TorchLearner:
         # Accumulated on the device: reading them every step would stall a GPU.
         self.loss_sum += nll.detach() * len(index)
         self.wrong += (logits.detach().argmax(1) != labels).sum()
+        return nll.detach()
 
     def end_epoch(self) -> tuple[float, float]:
         """Mean training NLL and error over the epoch's minibatches (as they were trained on)."""
@@ -172,3 +175,13 @@ class TorchLearner:
         torch.set_rng_state(state["torch_rng"])
         if "cuda_rng" in state and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(state["cuda_rng"])
+
+
+def train_minibatches(learner: TorchLearner, lrs):
+    """Train one minibatch per learning rate in `lrs`, epoch after epoch; yields each step's
+    minibatch loss (NLL) as a float, which lets a caller stop at the first non-finite one."""
+    for step, lr in enumerate(lrs):
+        epoch, batch = divmod(step, learner.batches_per_epoch)
+        if batch == 0:
+            learner.start_epoch(epoch)
+        yield learner.train_step(batch, lr).item()
