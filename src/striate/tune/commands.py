@@ -1,5 +1,130 @@
-"""Placeholder being written now; registers no command yet."""
+"""`striate tune` (hyper-parameter search) and `striate cv` (k-fold cross-validation)."""
+
+import argparse
+import re
+from pathlib import Path
+
+from striate.errors import StriateError
+
+
+def at_least(minimum: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
+        return value
+    return parse
+
+
+def seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text}")
+    return value
+
+
+def add_search_flags(parser) -> None:
+    from striate.tune.search import PRUNERS, STRATEGIES
+
+    search = parser.add_argument_group("search options")
+    search.add_argument("--param", action="append", default=[], metavar="NAME=SPEC",
+                        help="a searched option (repeatable): NAME is a training option (lr, "
+                             "weight_decay, optimizer...) or model_args.KEY; SPEC is [a, b], "
+                             "choice(a, b), uniform(LOW, HIGH), loguniform(LOW, HIGH), "
+                             "int(LOW, HIGH) or logint(LOW, HIGH)")
+    search.add_argument("--space", metavar="FILE.yaml",
+                        help="search space file: one `NAME: SPEC` per line; --param adds to it")
+    search.add_argument("--strategy", default="tpe", choices=STRATEGIES,
+                        help="grid: every combination; random; tpe: Optuna's Bayesian sampler "
+                             "(random for its first 10 trials)")
+    search.add_argument("--grid-points", type=at_least(2), default=4, metavar="N",
+                        help="grid: values per range (log-spaced for log ranges)")
+    search.add_argument("--n-trials", type=at_least(1), default=None, metavar="N",
+                        help="trials this process trains (default: the rest of the grid; "
+                             "20 for random and tpe)")
+    search.add_argument("--timeout", type=seconds, default=None, metavar="SECONDS",
+                        help="start no trial after this long (the running one finishes)")
+    search.add_argument("--pruner", default="median", choices=PRUNERS,
+                        help="median: stop a trial whose validation error is worse than the "
+                             "median of earlier trials at the same epoch; none")
+    search.add_argument("--study", default=None, metavar="NAME",
+                        help="study name; the same name and storage continue a study "
+                             "(default: MODEL-DATASET)")
+    search.add_argument("--storage", default=None, metavar="URL",
+                        help="SQLAlchemy database URL shared by the workers (default: "
+                             "sqlite:///OUT_DIR/tune.db)")
+
+
+def cmd_tune(args) -> None:
+    from striate.cli import config_from_args, show_progress, stop_on_sigterm
+    from striate.engines import get_engine
+    from striate.tune.search import open_tuning, search, summarize
+    from striate.tune.space import check_space, parse_space
+
+    config, given = config_from_args(args)
+    for flag, why in (("name", "names each trial's run itself (trial-0003); use --study"),
+                      ("fold", "trains every fold of --folds in each trial")):
+        if flag in given:
+            raise StriateError(f"striate tune {why}; drop --{flag}")
+    space = parse_space(args.space, args.param)
+    config.validate()
+    check_space(config, space, get_engine(config.run.engine).check_model_options)
+    study = args.study or f"{config.model.model}-{config.data.dataset}"
+    if not re.fullmatch(r"[A-Za-z0-9][\w.-]*", study):
+        raise StriateError(f"--study must be a plain name (letters, digits, . _ -), got {study!r}")
+    storage = args.storage or f"sqlite:///{Path(config.run.out_dir) / 'tune.db'}"
+    if not args.storage:
+        make_directory(Path(config.run.out_dir))
+    tuning = open_tuning(config, space, args.strategy, args.grid_points, args.pruner, study,
+                         storage)
+    stop_on_sigterm()
+    search(tuning, args.n_trials, args.timeout, config.run.seed,
+           show_progress(config.run.progress), echo=lambda text: print(text, flush=True))
+    summarize(tuning)
+
+
+def make_directory(path: Path) -> None:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise StriateError(f"cannot create {path}: {error.strerror}; pass a writable "
+                           "--out-dir") from None
+
+
+def cmd_cv(args) -> None:
+    from striate.cli import config_from_args, show_progress, stop_on_sigterm
+    from striate.engines import get_engine
+    from striate.tune.cv import cross_validate
+
+    config, _ = config_from_args(args)
+    config.validate()
+    get_engine(config.run.engine).check_model_options(config.model.model, config.model.model_args)
+    stop_on_sigterm()
+    cross_validate(config, show_progress(config.run.progress),
+                   echo=lambda text: print(text, flush=True))
 
 
 def add_commands(commands) -> None:
-    """Add this module's subcommands to the `striate` parser's subparsers."""
+    """Add `tune` and `cv` to the `striate` parser's subparsers."""
+    from striate.cli import add_config_flags, add_settings_sources
+
+    tune = commands.add_parser("tune", help="hyper-parameter search (grid, random, TPE) over "
+                               "any training option; resumable, several workers can share it",
+                               formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    add_settings_sources(tune)
+    add_search_flags(tune)
+    add_config_flags(tune)
+    tune.set_defaults(handler=cmd_tune)
+
+    cv = commands.add_parser("cv", help="k-fold cross-validation (--folds K): validation "
+                             "accuracy as mean ± std over the folds",
+                             formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    add_settings_sources(cv)
+    add_config_flags(cv)
+    cv.set_defaults(handler=cmd_cv)
