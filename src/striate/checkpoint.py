@@ -4,15 +4,21 @@ Weights are a safetensors file of float arrays named like torch's `state_dict` k
 (`conv1.weight`, ...), so a file opens anywhere without running code. The input preprocessing
 fitted on the training split travels in the same file (tensors named `preprocess.*`). The
 metadata carries what is needed to rebuild and use the model: model name and options, input
-shape, class names, the preprocessing's kind and the resolved training config.
+shape, class names, the preprocessing's kind and the resolved training config. safetensors has
+no checksum of its own, so the metadata also holds a SHA-256 digest of the weights and one of the
+preprocessing tensors, which loading verifies: a modified or corrupted tensor is refused instead
+of silently giving wrong predictions (files written before the digests existed still load).
 
 The resumable training state (optimizer moments, schedule and early-stopping state, RNG, history)
 is a `torch.save` file that holds only tensors and plain containers, so it loads with
 `torch.load(weights_only=True)`: it can never run code either.
 """
 
+import hashlib
 import io
 import json
+import pickle
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -23,17 +29,45 @@ from striate.files import atomic_write_bytes
 PREPROCESS_PREFIX = "preprocess."  # tensor names of the preprocessing, apart from the weights
 FORMAT_VERSION = 2  # 2: preprocessing tensors in the file, replacing format 1's per-channel stats
 WEIGHTS_FILE = "model.safetensors"
+DIGESTS = "sha256"  # metadata key: {"weights": hex digest, "preprocess": hex digest}
 
 
 def save_weights(path: Path, tensors: dict[str, np.ndarray], meta: dict) -> None:
     from safetensors.numpy import save
 
-    meta = {"format": FORMAT_VERSION, **meta}
     # np.require, not np.ascontiguousarray: the latter turns a 0-d array (a batch norm's
     # num_batches_tracked) into shape (1,).
     arrays = {name: np.require(array, requirements="C") for name, array in tensors.items()}
+    digests = {digest_group(preprocessing): tensor_digest(select(arrays, preprocessing))
+               for preprocessing in (False, True)}
+    # After **meta: metadata copied from another checkpoint never carries its digests along.
+    meta = {"format": FORMAT_VERSION, **meta, DIGESTS: digests}
     # Serialised in memory first, so a full disk surfaces as an OSError of the atomic write.
     atomic_write_bytes(path, save(arrays, metadata={"striate": json.dumps(meta)}))
+
+
+def select(tensors: dict, preprocessing: bool) -> dict:
+    """The preprocess.* tensors, or (preprocessing=False) the model's weights."""
+    return {name: tensor for name, tensor in tensors.items()
+            if is_preprocess(name) == preprocessing}
+
+
+def is_preprocess(name: str) -> bool:
+    return name.startswith(PREPROCESS_PREFIX)
+
+
+def digest_group(preprocessing: bool) -> str:
+    return "preprocess" if preprocessing else "weights"
+
+
+def tensor_digest(tensors: dict[str, np.ndarray]) -> str:
+    """SHA-256 over each tensor's name, dtype, shape and bytes, in name order."""
+    digest = hashlib.sha256()
+    for name in sorted(tensors):
+        array = np.require(tensors[name], requirements="C")
+        digest.update(f"{name}\0{array.dtype.str}\0{array.shape}\0".encode())
+        digest.update(array.data)
+    return digest.hexdigest()
 
 
 def resolve_checkpoint(run_or_checkpoint) -> Path:
@@ -57,17 +91,27 @@ def read_checkpoint(path, preprocessing: bool) -> tuple[dict[str, np.ndarray], d
         with safe_open(str(path), framework="np") as handle:
             header = handle.metadata() or {}
             tensors = {name: handle.get_tensor(name) for name in handle.keys()
-                       if name.startswith(PREPROCESS_PREFIX) == preprocessing}
+                       if is_preprocess(name) == preprocessing}
     except (SafetensorError, OSError, ValueError) as error:
         raise StriateError(f"{path} is not a readable safetensors checkpoint ({error}); "
                            "it may be truncated or corrupt: use another checkpoint") from None
     try:
         meta = json.loads(header["striate"])
     except (KeyError, json.JSONDecodeError):
-        raise StriateError(f"{path} has no striate metadata; only checkpoints written by "
-                           "striate can be loaded") from None
+        raise StriateError(f"{path} has no striate metadata, so striate did not write it; use "
+                           "a checkpoint written by `striate train`") from None
     check_metadata(meta, path)
+    check_digest(tensors, meta, path, preprocessing)
     return tensors, meta
+
+
+def check_digest(tensors: dict[str, np.ndarray], meta: dict, path, preprocessing: bool) -> None:
+    expected = meta.get(DIGESTS, {}).get(digest_group(preprocessing))
+    if expected is not None and tensor_digest(tensors) != expected:
+        what = "preprocessing tensors" if preprocessing else "model weights"
+        raise StriateError(f"{path}: its {what} do not match the SHA-256 digest saved with "
+                           "them, so the file was modified or corrupted after training; train "
+                           "the model again or copy the checkpoint again from its original")
 
 
 def load_weights(path) -> tuple[dict[str, np.ndarray], dict]:
@@ -119,6 +163,9 @@ def check_metadata(meta, path) -> None:
         raise refuse(f"input_shape {shape} is not three positive sizes")
     if not names or not all(isinstance(name, str) for name in names):
         raise refuse("class_names is not a list of names")
+    digests = meta.get(DIGESTS, {})
+    if not (isinstance(digests, dict) and all(isinstance(d, str) for d in digests.values())):
+        raise refuse(f"{DIGESTS} is not a mapping of digests")
     components = meta["preprocess"].get("components")
     if components is not None and not (isinstance(components, int) and components > 0):
         raise refuse("preprocess.components is not a positive number")
@@ -148,12 +195,22 @@ def save_state(path: Path, state: dict) -> None:
 
 
 def load_state(path: Path) -> dict:
-    import pickle
-
     import torch
 
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except (OSError, RuntimeError, EOFError, pickle.UnpicklingError) as error:
-        raise StriateError(f"cannot read training state {path} ({str(error).splitlines()[0]}); "
-                           "it is missing or corrupt, so the run cannot be resumed") from None
+        with warnings.catch_warnings():
+            # torch warns about pickle protocols it did not write before refusing such a file;
+            # the refusal below already says all the user needs.
+            warnings.simplefilter("ignore")
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        # torch's own message suggests weights_only=False, which would run the file's code.
+        raise StriateError(f"{path} holds objects other than tensors and plain containers, so "
+                           "it is not a training state striate wrote, and it was refused "
+                           "without running any of it; the run cannot be resumed: start a new "
+                           "run") from None
+    except (OSError, RuntimeError, EOFError) as error:
+        # torch explains a damaged file at paragraph length; its first sentence says enough.
+        reason = str(error).split(". ")[0]
+        raise StriateError(f"cannot read training state {path} ({reason}); it is missing or "
+                           "corrupt, so the run cannot be resumed: start a new run") from None

@@ -58,21 +58,19 @@ class DataConfig:
 
     def validate(self) -> None:
         if self.valid_size is not None and self.valid_size < 1:
-            raise StriateError(f"--valid-size must be a positive number of examples, "
-                               f"got {self.valid_size}")
+            raise bad_setting("--valid-size", "a positive number of examples", self.valid_size)
         if self.dataset == "folder" and not self.data_dir:
             raise StriateError("--dataset folder needs --data-dir ROOT, a folder laid out as "
                                "ROOT/<class>/<image>")
         parse_image_size(self.image_size)
         if self.folds is not None:
             if self.folds < 2:
-                raise StriateError(f"--folds must be at least 2, got {self.folds}")
+                raise bad_setting("--folds", "at least 2", self.folds)
             if self.valid_size is not None:
                 raise StriateError("--folds chooses the validation examples itself; drop "
                                    "--valid-size")
         if not 1 <= self.fold <= (self.folds or 1):
-            raise StriateError(f"--fold must be between 1 and --folds ({self.folds or 1}), "
-                               f"got {self.fold}")
+            raise bad_setting("--fold", f"between 1 and --folds ({self.folds or 1})", self.fold)
 
 
 def parse_image_size(text: str | None) -> tuple[int, int] | None:
@@ -81,9 +79,11 @@ def parse_image_size(text: str | None) -> tuple[int, int] | None:
     try:
         height, width = (int(part) for part in str(text).lower().split("x"))
     except ValueError:
-        raise StriateError(f"--image-size must look like 32x32, got {text!r}") from None
+        raise StriateError(f"--image-size must look like 32x32 (height x width), got {text!r}; "
+                           "write it that way") from None
     if not (1 <= height <= MAX_SIDE and 1 <= width <= MAX_SIDE):
-        raise StriateError(f"--image-size sides must be between 1 and {MAX_SIDE}, got {text!r}")
+        raise bad_setting("--image-size", f"between 1 and {MAX_SIDE}", repr(text),
+                          shown="--image-size sides")
     return height, width
 
 
@@ -123,11 +123,10 @@ class OptimConfig:
         for name in ("momentum", "beta1", "beta2", "rho"):
             value = getattr(self, name)
             if not 0 <= value < 1:
-                raise StriateError(f"--{name} must be in [0, 1), got {value}")
+                raise bad_setting(flag_name(name), "in [0, 1)", value)
         for name in ("l1", "l2", "weight_decay"):
             if getattr(self, name) < 0:
-                raise StriateError(f"--{name.replace('_', '-')} must be >= 0, "
-                                   f"got {getattr(self, name)}")
+                raise bad_setting(flag_name(name), ">= 0", getattr(self, name))
 
 
 SCHEDULES = ("constant", "inverse-time", "exponential", "step", "plateau", "cosine")
@@ -145,11 +144,12 @@ class ScheduleConfig:
 
     def validate(self) -> None:
         if not 0 < self.lr_decay <= 1:
-            raise StriateError(f"--lr-decay must be in (0, 1], got {self.lr_decay}")
+            raise bad_setting("--lr-decay", "in (0, 1]", self.lr_decay)
         positive(self.step_epochs, "--step-epochs")
         positive(self.min_lr_ratio, "--min-lr-ratio")
-        if self.inverse_time_decay < 0 or self.warmup_epochs < 0:
-            raise StriateError("--inverse-time-decay and --warmup-epochs must be >= 0")
+        for name in ("inverse_time_decay", "warmup_epochs"):
+            if getattr(self, name) < 0:
+                raise bad_setting(flag_name(name), ">= 0", getattr(self, name))
 
 
 STOPPING = ("patience", "epochs", "none")
@@ -178,10 +178,9 @@ class StopConfig:
         if self.validation_frequency is not None:
             positive(self.validation_frequency, "--validation-frequency")
         if self.patience_increase < 1:
-            raise StriateError(f"--patience-increase must be >= 1, got {self.patience_increase}")
+            raise bad_setting("--patience-increase", ">= 1", self.patience_increase)
         if not 0 < self.improvement_threshold <= 1:
-            raise StriateError(f"--improvement-threshold must be in (0, 1], "
-                               f"got {self.improvement_threshold}")
+            raise bad_setting("--improvement-threshold", "in (0, 1]", self.improvement_threshold)
 
 
 @dataclass
@@ -201,10 +200,9 @@ class AugmentConfig:
     def validate(self) -> None:
         for name in ("crop_padding", "translate"):
             if getattr(self, name) < 0:
-                raise StriateError(f"{flag_name(name)} must be >= 0 pixels, "
-                                   f"got {getattr(self, name)}")
+                raise bad_setting(flag_name(name), ">= 0 pixels", getattr(self, name))
         if not 0 <= self.label_smoothing < 1:
-            raise StriateError(f"--label-smoothing must be in [0, 1), got {self.label_smoothing}")
+            raise bad_setting("--label-smoothing", "in [0, 1)", self.label_smoothing)
 
     @property
     def perturbs_images(self) -> bool:
@@ -241,7 +239,7 @@ class RunConfig:
 
     def validate(self) -> None:
         if not 0 <= self.seed < 2 ** 32:
-            raise StriateError(f"--seed must be in [0, 2**32), got {self.seed}")
+            raise bad_setting("--seed", "in [0, 2**32)", self.seed)
         check_device(self.device)
         check_run_name(self.name)
 
@@ -312,7 +310,16 @@ def positive(value, flag: str) -> None:
     if value is None:  # unset: the data set's default is filled in before training
         return
     if not value > 0 or (isinstance(value, float) and not math.isfinite(value)):
-        raise StriateError(f"{flag} must be a positive number, got {value}")
+        raise bad_setting(flag, "a positive number", value)
+
+
+def bad_setting(flag: str, rule: str, value, shown: str | None = None) -> StriateError:
+    """A setting of the wrong kind or outside its range: what it must be, what it was, and the
+    way back to safety, its default. `shown` is how the message names it, if not by its flag."""
+    default = {flag_name(leaf.name): leaf.default for _, leaf in section_fields()}.get(flag)
+    known = "" if default is None else f" ({default})"
+    return StriateError(f"{shown or flag} must be {rule}, got {value}; change it, or leave it "
+                        f"out for the default{known}")
 
 
 def section_fields(config_class=TrainConfig) -> list[tuple[str, dataclasses.Field]]:
@@ -338,41 +345,45 @@ def _owner_of(leaf: dataclasses.Field) -> type:
 
 def coerce(value, leaf: dataclasses.Field, where: str):
     """Check a YAML or flag value against the field's type; ints are accepted for floats."""
+    shown = f"{where}: {leaf.name}"
     if value is None:
         if leaf.default is None:
             return None
-        raise StriateError(f"{where}: {leaf.name} cannot be empty")
+        raise StriateError(f"{shown} cannot be empty; give it a value, or leave it out for the "
+                           f"default ({leaf.default})")
     kind = field_type(leaf)
     ok = (isinstance(value, kind) and not (kind is int and isinstance(value, bool))
           or kind is float and isinstance(value, int) and not isinstance(value, bool))
     if not ok:
-        raise StriateError(f"{where}: {leaf.name} must be {kind.__name__}, got {value!r}")
+        raise bad_setting(flag_name(leaf.name), kind.__name__, repr(value), shown)
     choices = leaf.metadata.get("choices")
     value = float(value) if kind is float else value
     if kind is float and not math.isfinite(value):
-        raise StriateError(f"{where}: {leaf.name} must be a finite number, got {value}")
+        raise bad_setting(flag_name(leaf.name), "a finite number", value, shown)
     if choices and value not in choices:
-        raise StriateError(f"{where}: {leaf.name} must be one of {', '.join(choices)}, "
-                           f"got {value!r}")
+        raise bad_setting(flag_name(leaf.name), f"one of {', '.join(choices)}", repr(value),
+                          shown)
     return value
 
 
 def apply_mapping(config: TrainConfig, mapping: dict, where: str) -> TrainConfig:
     """Set values from a {section: {field: value}} mapping (a YAML file), rejecting unknown keys."""
     if not isinstance(mapping, dict):
-        raise StriateError(f"{where}: expected sections like `optim:` at the top level")
+        raise StriateError(f"{where}: expected sections like `optim:` at the top level; write "
+                           "the settings by section, e.g. `optim: {lr: 0.1}`")
     sections = config.sections()
     for section_name, values in mapping.items():
         if section_name not in sections:
-            raise StriateError(f"{where}: unknown section {section_name!r}; valid sections: "
+            raise StriateError(f"{where}: unknown section {section_name!r}; use one of "
                                f"{', '.join(sections)}")
         if not isinstance(values, dict):
-            raise StriateError(f"{where}: section {section_name!r} must be a mapping of settings")
+            raise StriateError(f"{where}: section {section_name!r} must be a mapping of "
+                               f"settings; write it as `{section_name}: {{setting: value}}`")
         section = sections[section_name]
         leaves = {leaf.name: leaf for leaf in dataclasses.fields(section)}
         for key, value in values.items():
             if key not in leaves:
-                raise StriateError(f"{where}: unknown setting {section_name}.{key}; valid: "
+                raise StriateError(f"{where}: unknown setting {section_name}.{key}; use one of "
                                    f"{', '.join(leaves)}")
             setattr(section, key, coerce(value, leaves[key], f"{where}: {section_name}"))
     return config

@@ -84,7 +84,8 @@ def _train_test_layout(root: Path) -> tuple[list[str], LabelledFiles, LabelledFi
     if names != test_names:
         raise StriateError(f"{root / 'train'} and {root / 'test'} must hold the same class "
                            f"folders; only in train: {sorted(set(names) - set(test_names))}, "
-                           f"only in test: {sorted(set(test_names) - set(names))}")
+                           f"only in test: {sorted(set(test_names) - set(names))}; give both "
+                           "the same class folders")
     return names, _labelled_files(train_classes), _labelled_files(test_classes)
 
 

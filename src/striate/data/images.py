@@ -69,6 +69,8 @@ def _decoding(path: str | Path):
     try:
         with Image.open(path) as image:
             yield image
+    except FileNotFoundError:
+        raise StriateError(f"{path}: not a readable image (no such file); check the path") from None
     except Exception as error:
         # Pillow's decoders signal damaged data with many exception types (OSError, SyntaxError,
         # ValueError, struct.error, DecompressionBombError, ...); to the user they are all one.
