@@ -83,6 +83,13 @@ def test_random_search_is_seeded_and_a_resumed_study_draws_new_points(cli, tmp_p
     assert resumed[:2] == first and len(set(resumed)) == 4
 
 
+def test_timeout_starts_no_trial_once_it_has_passed(cli, tmp_path):
+    result = tune(cli, tmp_path, "--strategy", "random", "--timeout", "0.001",
+                  "--param", "lr=loguniform(1e-3, 1e-1)")
+    assert "--timeout 0.001 s reached; no new trial started" in result.out
+    assert len(study_json(tmp_path)["trials"]) == 1  # the one that was running finished
+
+
 def test_with_folds_the_objective_is_the_cv_mean(cli, tmp_path):
     tune(cli, tmp_path, "--strategy", "random", "--n-trials", "2", "--folds", "3",
          "--param", "lr=loguniform(1e-2, 1e-1)")

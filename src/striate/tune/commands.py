@@ -49,7 +49,7 @@ def add_search_flags(parser) -> None:
                         help="trials this process trains (default: the rest of the grid; "
                              "20 for random and tpe)")
     search.add_argument("--timeout", type=seconds, default=None, metavar="SECONDS",
-                        help="start no trial after this long (the running one finishes)")
+                        help="start no new trial after this long (the running one finishes)")
     search.add_argument("--pruner", default="median", choices=PRUNERS,
                         help="median: stop a trial whose validation error is worse than the "
                              "median of earlier trials at the same epoch; none")

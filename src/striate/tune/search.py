@@ -110,11 +110,11 @@ def identity(strategy: str, space: dict[str, Param], folds: int | None,
 
 
 def open_study(storage, name: str, directory: Path, wanted: dict, space: dict[str, Param],
-               pruner: str, seed: int):
+               pruner, seed: int):
     """Create the study (queueing the grid) or load it, refusing a different search."""
     import optuna
 
-    options = {"study_name": name, "storage": storage, "pruner": make_pruner(pruner),
+    options = {"study_name": name, "storage": storage, "pruner": pruner,
                "sampler": make_sampler(wanted["strategy"], seed)}
     if name not in optuna.study.get_all_study_names(storage) and any(directory.glob("trial-*")):
         raise StriateError(f"{directory} holds trials of another study named {name} (not in "
@@ -157,14 +157,15 @@ def make_sampler(strategy: str, seed: int):
     return optuna.samplers.RandomSampler(seed=seed)  # grid points come fixed from the queue
 
 
-def make_pruner(name: str):
+def make_pruner(name: str, epochs: int):
     import optuna
 
     if name == "none":
         return optuna.pruners.NopPruner()
-    # Steps are epochs from 1: never on epoch 1 (every curve starts noisy), nor before 5
-    # trials have finished.
-    return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=2)
+    # Steps are epochs from 1. Never in the first quarter of the epochs: early curves rank
+    # trials badly (a high learning rate is noisy before its schedule brings it down); nor
+    # before 5 trials have finished, to have a median to compare with.
+    return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=max(2, epochs // 4))
 
 
 def trial_seed(seed: int, number: int) -> int:
@@ -330,7 +331,7 @@ def search(tuning: Tuning, n_trials: int | None, timeout_s: float | None, seed: 
     n_trials = n_trials or (None if tuning.strategy == "grid" else RANDOM_TRIALS)
     started, done = time.monotonic(), 0
     while n_trials is None or done < n_trials:
-        if timeout_s is not None and time.monotonic() - started >= timeout_s:
+        if done and timeout_s is not None and time.monotonic() - started >= timeout_s:
             echo(f"--timeout {timeout_s:g} s reached; no new trial started")
             break
         trial = next_trial(tuning, seed)
@@ -378,6 +379,7 @@ def open_tuning(base: TrainConfig, space: dict[str, Param], strategy: str, point
     directory = Path(base.run.out_dir) / f"tune-{study_name}"
     wanted = identity(strategy, space, base.data.folds, points)
     with storage_lock(storage_url):  # one creator queues the grid; the others wait for it
-        study = open_study(storage, study_name, directory, wanted, space, pruner, base.run.seed)
+        study = open_study(storage, study_name, directory, wanted, space,
+                           make_pruner(pruner, base.stop.epochs), base.run.seed)
     directory.mkdir(parents=True, exist_ok=True)
     return Tuning(study, storage, storage_url, space, strategy, copy.deepcopy(base), directory)
