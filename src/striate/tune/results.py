@@ -10,9 +10,8 @@ import csv
 import io
 import json
 import math
+import statistics
 from pathlib import Path
-
-import numpy as np
 
 from striate.files import atomic_write_text
 
@@ -22,8 +21,8 @@ TRIAL_COLUMNS = ("trial", "state", "valid_error", "valid_error_std", "duration_s
 
 def mean_and_std(errors: list[float]) -> tuple[float, float]:
     """Mean and sample standard deviation (ddof=1: k folds are a sample of possible splits)."""
-    std = float(np.std(errors, ddof=1)) if len(errors) > 1 else 0.0
-    return float(np.mean(errors)), std
+    std = statistics.stdev(errors) if len(errors) > 1 else 0.0
+    return statistics.fmean(errors), std
 
 
 def best_record(records: list[dict]) -> dict | None:

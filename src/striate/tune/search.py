@@ -21,8 +21,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from striate.config import TrainConfig, to_yaml
 from striate.errors import StriateError
 from striate.files import atomic_write_text
@@ -169,6 +167,8 @@ def make_pruner(name: str, epochs: int):
 
 
 def trial_seed(seed: int, number: int) -> int:
+    import numpy as np
+
     return int(np.random.SeedSequence([seed, number]).generate_state(1)[0])
 
 

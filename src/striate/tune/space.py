@@ -18,7 +18,6 @@ import json
 import re
 from dataclasses import dataclass
 
-import numpy as np
 import yaml
 
 from striate.config import (TrainConfig, apply_mapping, field_type, flag_name, load_yaml,
@@ -63,6 +62,8 @@ class Param:
     def grid(self, points: int) -> list:
         """Listed values as given; a range as `points` log-spaced (log ranges) or evenly spaced
         values, ends included."""
+        import numpy as np
+
         if self.values:
             return list(self.values)
         spacing = np.geomspace if self.log else np.linspace
