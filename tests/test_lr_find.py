@@ -61,7 +61,7 @@ def test_the_printed_train_command_repeats_the_settings_at_the_suggested_rate(cl
     (("--start-lr", "1", "--end-lr", "0.1"), "--start-lr 1 must be below --end-lr 0.1"),
     (("--start-lr", "0.5", "--end-lr", "0.5"), "--start-lr 0.5 must be below --end-lr 0.5"),
     (("--steps", "1"), "--steps must be at least 2"),
-    (("--start-lr", "0"), "--start-lr must be a positive number"),
+    (("--start-lr", "0"), "--start-lr must be a positive learning rate"),
     (("--engine", "numpy"), "lr-find runs on the torch engine only; drop --engine numpy"),
     (("--steps", "many"), "argument --steps: invalid int value"),
 ])

@@ -16,7 +16,7 @@ import shlex
 import time
 from dataclasses import dataclass, replace
 
-from striate.config import TrainConfig, flag_name, positive
+from striate.config import TrainConfig, flag_name
 from striate.errors import StriateError
 
 # Each step's loss is one minibatch's, so the curve is smoothed by an exponential moving average
@@ -49,8 +49,10 @@ def learning_rates(start: float, end: float, steps: int) -> list[float]:
 
 
 def check_sweep(start: float, end: float, steps: int) -> None:
-    positive(start, "--start-lr")
-    positive(end, "--end-lr")
+    for flag, value, usual in (("--start-lr", start, "1e-7"), ("--end-lr", end, "10")):
+        if not (value > 0 and math.isfinite(value)):
+            raise StriateError(f"{flag} must be a positive learning rate, got {value:g}; "
+                               f"{usual} is usual")
     if start >= end:
         raise StriateError(f"--start-lr {start:g} must be below --end-lr {end:g}; the sweep "
                            "raises the rate, e.g. --start-lr 1e-7 --end-lr 10")
