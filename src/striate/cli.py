@@ -92,9 +92,11 @@ def stop_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, interrupt)
 
 
-def cmd_train(args) -> None:
+def cmd_train(args) -> int:
+    """Exit status 1 when training diverged: the run is written, but its settings need a
+    change (the message names it)."""
     from striate.runs import RunDir
-    from striate.training.session import resume_config, train
+    from striate.training.session import divergence_advice, resume_config, train
 
     config, given = config_from_args(args)
     resume = None
@@ -111,9 +113,13 @@ def cmd_train(args) -> None:
           f"{metrics['best_epoch']} (iteration {metrics['best_iteration']}); "
           f"test error there {metrics['test_error']:.2%} "
           f"(accuracy {metrics['test_accuracy']:.2%})")
-    print(f"{metrics['epochs']} epochs in {metrics['wall_time_s']:.1f} s, stopped by "
+    print(f"{metrics['epochs']} epochs in {run.info()['training_time_s']:.1f} s, stopped by "
           f"{metrics['stopped_by']}")
     print(f"run directory {run.path}: {', '.join(sorted(p.name for p in run.path.iterdir()))}")
+    if metrics["stopped_by"] == "diverged":
+        print(f"striate: {divergence_advice(metrics, config, run)}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def cmd_check(args) -> int:

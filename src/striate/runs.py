@@ -2,9 +2,11 @@
 
     runs/<name>/
       config.yaml        the resolved TrainConfig (flags and YAML merged)
-      run.json           seed, command line, versions, host, start time
+      run.json           seed, command line, versions, host, start time; at the end, the
+                         finish time and the seconds spent training (across resumes)
       metrics.csv        one row per epoch (rewritten atomically from the history)
-      metrics.json       final figures: best validation, test at best, epochs, wall time
+      metrics.json       final figures: best validation, test at best, epochs, why it stopped;
+                         no clock readings, so the same seed and config give the same file
       model.safetensors  weights at the best validation point, with the model's metadata
       train_state.pt     everything needed to resume (torch.load(weights_only=True) safe)
 """
@@ -22,7 +24,8 @@ from striate.config import TrainConfig, config_from_yaml, to_yaml
 from striate.errors import StriateError
 from striate.files import atomic_write_text
 
-CONFIG, RUN_INFO, METRICS_CSV, METRICS_JSON = "config.yaml", "run.json", "metrics.csv", "metrics.json"
+CONFIG, RUN_INFO = "config.yaml", "run.json"
+METRICS_CSV, METRICS_JSON = "metrics.csv", "metrics.json"
 TRAIN_STATE = "train_state.pt"
 
 
@@ -56,8 +59,9 @@ class RunDir:
     def open(cls, path) -> "RunDir":
         run = cls(Path(path))
         if not (run.path / CONFIG).is_file():
-            raise StriateError(f"{path} is not a striate run directory (no {CONFIG}); "
-                               "give the directory `striate train` printed")
+            raise StriateError(f"{path} is not a striate run directory (no {CONFIG}): give the "
+                               "directory `striate train` printed; a run stopped before it "
+                               "wrote that file has nothing to resume, so start a new run")
         return run
 
     def __truediv__(self, name: str) -> Path:
@@ -72,6 +76,22 @@ class RunDir:
                 "host": platform.node(), "versions": {"striate": __version__,
                                                        "python": platform.python_version(),
                                                        **versions}}
+        self.write_info(info)
+
+    def write_finish(self, training_time_s: float) -> None:
+        """The clock readings stay here, out of metrics.json, which they would make differ
+        between two otherwise identical runs."""
+        self.write_info({**self.info(), "finished": time.strftime("%FT%T%z"),
+                         "training_time_s": round(training_time_s, 3)})
+
+    def info(self) -> dict:
+        """run.json; {} when it is missing or unreadable, since nothing depends on it."""
+        try:
+            return json.loads((self / RUN_INFO).read_text())
+        except (OSError, ValueError):
+            return {}
+
+    def write_info(self, info: dict) -> None:
         atomic_write_text(self / RUN_INFO, json.dumps(info, indent=2) + "\n")
 
     def config(self) -> TrainConfig:

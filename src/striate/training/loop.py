@@ -4,13 +4,15 @@
         for each minibatch:           lr from the schedule; one gradient step
             every validation_frequency iterations:
                 validate; on a new best, measure test and keep the weights
-            stop when the early-stopping rule says so
+            stop when the early-stopping rule says so, or when the validation loss is not finite
+        stop when the epoch's training loss is not finite (diverged)
         record the epoch's row; save a resumable checkpoint
 
 A learner (e.g. striate.torch.learner.TorchLearner) does the mathematics: start_epoch,
 train_step, end_epoch, evaluate, keep_best, restore_best, state_dict, load_state_dict.
 """
 
+import math
 import time
 from dataclasses import dataclass, field
 
@@ -28,7 +30,8 @@ class LoopState:
     elapsed: float = 0.0           # seconds spent training, across resumes
     history: list = field(default_factory=list)  # metrics.csv rows
     best: dict = field(default_factory=dict)     # validation and test figures at the best point
-    stopped_by: str | None = None  # patience, no-improvement, plateau or max-epochs
+    stopped_by: str | None = None  # patience, no-improvement, plateau, diverged or max-epochs
+    divergence: dict | None = None  # where the loss was first seen not finite
 
 
 class Loop:
@@ -61,6 +64,9 @@ class Loop:
                 bar.update()
                 if (iteration + 1) % frequency == 0:
                     valid, validated = learner.evaluate("valid"), True
+                    if not math.isfinite(valid[0]):
+                        self.diverged(epoch, iteration, "validation loss", valid[0])
+                        break
                     if stopper.observe(iteration, valid[1], valid[0]):
                         improved = True
                         self.record_best(epoch, iteration, valid)
@@ -71,11 +77,8 @@ class Loop:
                     break
             train_loss, train_error = learner.end_epoch()
             stopper.end_epoch()
-            # An epoch that never validated says nothing about a plateau.
-            if validated and self.schedule.end_epoch(improved):
-                state.stopped_by = "plateau"
-            elif stopper.should_stop(iteration) and not state.stopped_by:
-                state.stopped_by = "no-improvement"
+            if not state.stopped_by:
+                self.check_epoch_end(epoch, iteration, train_loss, validated, improved)
             state.epoch, state.elapsed = epoch + 1, time.perf_counter() - started
             state.history.append({
                 "epoch": epoch + 1, "iteration": iteration + 1, "lr": lr,
@@ -84,21 +87,51 @@ class Loop:
                 "best_valid_error": stopper.best_error, "time_s": round(state.elapsed, 3)})
             on_epoch_end(self, improved)
         bar.close()
-        if not state.best:  # too few iterations to reach a validation point: validate once now
-            valid = learner.evaluate("valid")
-            last = state.history[-1]["iteration"] - 1
-            stopper.observe(last, valid[1], valid[0])
-            self.record_best(state.epoch - 1, last, valid)
+        if not state.best:
+            self.validate_once()
         state.stopped_by = state.stopped_by or "max-epochs"
         learner.restore_best()
         return state
+
+    def check_epoch_end(self, epoch: int, iteration: int, train_loss: float, validated: bool,
+                        improved: bool) -> None:
+        """Stop after this epoch if its loss is not finite, or the schedule or stopping rule
+        says so. The loss is read once per epoch, summed on the device: reading every step's
+        would stall a GPU, and a non-finite step makes the sum non-finite anyway."""
+        if not math.isfinite(train_loss):
+            self.diverged(epoch, iteration, "training loss", train_loss)
+        # An epoch that never validated says nothing about a plateau.
+        elif validated and self.schedule.end_epoch(improved):
+            self.state.stopped_by = "plateau"
+        elif self.stopper.should_stop(iteration):
+            self.state.stopped_by = "no-improvement"
+
+    def diverged(self, epoch: int, iteration: int, measured: str, loss: float) -> None:
+        # The loss as text: JSON has no number for nan or inf.
+        self.state.stopped_by = "diverged"
+        self.state.divergence = {"epoch": epoch + 1, "iteration": iteration + 1,
+                                 "measured": measured, "loss": str(loss)}
+
+    def validate_once(self) -> None:
+        """No validation point was reached (too few iterations, or a divergence before the
+        first one): validate now the last weights or, after a divergence, the initial ones,
+        which are then the only finite weights known (recorded as epoch 0, iteration 0)."""
+        diverged = self.state.divergence is not None
+        if diverged:
+            self.learner.restore_best()
+        epoch, iteration = ((-1, -1) if diverged else
+                            (self.state.epoch - 1, self.state.history[-1]["iteration"] - 1))
+        valid = self.learner.evaluate("valid")
+        self.stopper.observe(iteration, valid[1], valid[0])
+        self.record_best(epoch, iteration, valid)
 
     def record_best(self, epoch: int, iteration: int, valid: tuple[float, float]) -> None:
         test = self.learner.evaluate("test")
         self.learner.keep_best()
         self.state.best = {"epoch": epoch + 1, "iteration": iteration + 1,
-                           "valid_loss": valid[0], "valid_error": valid[1], "valid_accuracy": 1 - valid[1],
-                           "test_loss": test[0], "test_error": test[1]}
+                           "valid_loss": valid[0], "valid_error": valid[1],
+                           "valid_accuracy": 1 - valid[1], "test_loss": test[0],
+                           "test_error": test[1]}
 
     def state_dict(self) -> dict:
         return {"loop": vars(self.state), "schedule": self.schedule.state_dict(),

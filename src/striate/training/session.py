@@ -13,6 +13,7 @@ from striate.data.splits import stratified_fold, take
 from striate.diagnostics import OVERFIT_EXAMPLES, report
 from striate.engines import get_engine
 from striate.errors import StriateError
+from striate.files import WriteError, remove_partial_writes
 from striate.runs import TRAIN_STATE, RunDir
 from striate.training.loop import Loop
 from striate.viz.tensorboard import TensorBoardLog, summary_writer_class
@@ -62,8 +63,9 @@ def preprocessed(splits: dict[str, Split], preprocess: Preprocess,
 
 
 def model_metadata(config: TrainConfig, dataset: Dataset, preprocess: Preprocess) -> dict:
-    return {"engine": config.run.engine, "model": config.model.model, "model_args": config.model.model_args,
-            "input_shape": list(dataset.input_shape), "class_names": list(dataset.class_names),
+    return {"engine": config.run.engine, "model": config.model.model,
+            "model_args": config.model.model_args, "input_shape": list(dataset.input_shape),
+            "class_names": list(dataset.class_names),
             "pixel_max": dataset.pixel_max, "preprocess": preprocess.to_checkpoint()[0],
             "dataset": dataset.name, "config": config.to_dict()}
 
@@ -83,13 +85,7 @@ def train(config: TrainConfig, resume: RunDir | None = None, show_progress: bool
     if config.run.tensorboard:  # before the run directory exists: a missing package leaves none
         summary_writer_class()
     loop = Loop(learner, config, show_progress)
-    if resume is not None:
-        restore(loop, resume)
-        if resume.config() != config:
-            resume.write_config(config)
-    run = resume or RunDir.create(config)
-    if resume is None:
-        run.write_start(config, engine.versions())
+    run = open_run(config, resume, loop, engine.versions())
     echo(f"training {config.model.model} on {dataset.name} "
          f"({len(splits['train'])}/{len(splits['valid'])}/{len(splits['test'])} "
          f"train/valid/test) in {run.path}")
@@ -102,25 +98,46 @@ def train(config: TrainConfig, resume: RunDir | None = None, show_progress: bool
     tensorboard = TensorBoardLog(run.path) if config.run.tensorboard else None
 
     def save_checkpoint(loop: Loop, improved: bool) -> None:
+        # train_state.pt last: it commits the epoch. A run killed before it is resumed from the
+        # previous epoch, which rewrites the other two files with the same contents.
         if improved:
             save_best()
-        save_state(run / TRAIN_STATE, loop.state_dict())
         run.write_history(loop.state.history)
+        save_state(run / TRAIN_STATE, loop.state_dict())
         if tensorboard:
             tensorboard.write(loop.state.history[-1])
         on_epoch(loop.state.history[-1])
 
     try:
-        state = loop.run(on_epoch_end=save_checkpoint)
+        # Overflow is how a divergence starts: the loop reports it once, with advice, where
+        # NumPy would warn at every operation of the NumPy engine.
+        with np.errstate(over="ignore", invalid="ignore"):
+            state = loop.run(on_epoch_end=save_checkpoint)
+        save_best()
+        metrics = final_metrics(state)
+        run.write_metrics(metrics)
+        run.write_finish(state.elapsed)
     except KeyboardInterrupt:
         raise Interrupted(run) from None
+    except WriteError as error:  # a full disk or a read-only directory
+        raise StriateError(f"{error.problem}; free some space or make the directory writable, "
+                           f"then {how_to_continue(run)}") from None
     finally:
         if tensorboard:
             tensorboard.close()
-    save_best()
-    metrics = final_metrics(state)
-    run.write_metrics(metrics)
     return run, metrics
+
+
+def open_run(config: TrainConfig, resume: RunDir | None, loop: Loop, versions: dict) -> RunDir:
+    """A new run directory, or the resumed one with its last completed epoch loaded."""
+    if resume is None:
+        run = RunDir.create(config)
+        run.write_start(config, versions)
+        return run
+    restore(loop, resume)
+    if resume.config() != config:
+        resume.write_config(config)
+    return resume
 
 
 class Interrupted(KeyboardInterrupt):
@@ -131,13 +148,23 @@ class Interrupted(KeyboardInterrupt):
         self.run = run
 
     def __str__(self) -> str:
-        if not (self.run / TRAIN_STATE).is_file():
-            return f"interrupted before the first epoch ended; nothing to resume in {self.run.path}"
-        return (f"interrupted; the last completed epoch is saved in {self.run.path}: continue "
-                f"with `striate train --resume {self.run.path}`")
+        return f"interrupted; {how_to_continue(self.run)}"
+
+
+def how_to_continue(run: RunDir) -> str:
+    if not (run / TRAIN_STATE).is_file():
+        return f"start a new run ({run.path} holds no completed epoch to resume)"
+    return (f"continue with `striate train --resume {run.path}` (its last completed epoch is "
+            "saved)")
 
 
 def restore(loop: Loop, run: RunDir) -> None:
+    """Load the last completed epoch, and drop what a killed write left half-done."""
+    if not (run / TRAIN_STATE).is_file():
+        raise StriateError(f"{run.path} has no {TRAIN_STATE}: it stopped before its first "
+                           "epoch ended, so there is nothing to resume; start a new run (the "
+                           "same command without --resume)")
+    remove_partial_writes(run.path)
     try:
         loop.load_state_dict(load_state(run / TRAIN_STATE))
     except (KeyError, TypeError, ValueError, AttributeError, RuntimeError, IndexError):
@@ -147,14 +174,33 @@ def restore(loop: Loop, run: RunDir) -> None:
 
 
 def final_metrics(state) -> dict:
+    """The run's results; no clock readings (those are in run.json), so that the same seed and
+    config give the same file."""
     best = state.best
+    divergence = {"divergence": state.divergence} if state.divergence else {}
     return {"best_valid_error": best["valid_error"], "best_valid_loss": best["valid_loss"],
             "best_valid_accuracy": 1.0 - best["valid_error"],
             "test_error": best["test_error"], "test_loss": best["test_loss"],
             "test_accuracy": 1.0 - best["test_error"], "best_epoch": best["epoch"],
             "best_iteration": best["iteration"], "epochs": state.epoch,
             "iterations": state.history[-1]["iteration"] if state.history else 0,
-            "stopped_by": state.stopped_by, "wall_time_s": round(state.elapsed, 3)}
+            "stopped_by": state.stopped_by, **divergence}
+
+
+def divergence_advice(metrics: dict, config: TrainConfig, run: RunDir) -> str:
+    """What a diverged run says: where the loss stopped being finite, the likely causes with
+    the flags that address them, and what was kept."""
+    where = metrics["divergence"]
+    causes = [f"a learning rate too high (try --lr {config.optim.lr / 10:g}, or find one with "
+              "`striate lr-find`)"]
+    if config.data.preprocess in ("none", "mean-image"):
+        causes.append("inputs on too large a scale (try --preprocess standardize)")
+    kept = (f"the best weights, from epoch {metrics['best_epoch']}, are kept in "
+            f"{run / WEIGHTS_FILE}" if metrics["best_epoch"] else
+            f"no epoch improved on the initial weights, which {run / WEIGHTS_FILE} holds")
+    return (f"training diverged: the {where['measured']} was {where['loss']} at epoch "
+            f"{where['epoch']} (iteration {where['iteration']}); likely causes: "
+            f"{' or '.join(causes)}; {kept}")
 
 
 def resume_config(run: RunDir, overrides: dict) -> TrainConfig:
