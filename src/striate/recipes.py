@@ -103,20 +103,24 @@ RECIPES = {recipe.name: recipe for recipe in [
     Recipe("fast", "striate's quickest route past 91% on Fashion-MNIST: LeNet with standardized "
            "inputs, momentum, cosine schedule, 15 epochs (the default training)",
            {"model": {"model": "lenet"}}),
+    # Both deep recipes train under bf16 autocast where the CPU or GPU has it natively (fp32
+    # elsewhere): 1.8x faster on an avx512_bf16 CPU, and their figures were measured that way.
     Recipe("vgg", "striate's VGG for 28x28 and 32x32 images: filters 32/64/128 x 2, hidden 128, "
-           "dropout 0.2, flips, momentum, cosine, 12 epochs",
+           "dropout 0.2, crops, flips, flip TTA, momentum, cosine, 12 epochs",
            {"model": {"model": "vgg", "model_args": {"num_filters": [32, 64, 128],
                                                      "As": [2, 2, 2], "hidden_dims": [128],
                                                      "dropout": 0.2}},
-            "augment": {"flip": True},
-            "stop": {"epochs": 12, "early_stopping": "none"}}),
+            "augment": {"crop_padding": 2, "flip": True, "tta": True},
+            "stop": {"epochs": 12, "early_stopping": "none"},
+            "run": {"precision": "auto"}}),
     Recipe("best", "striate's most accurate: ResNet-9 (width 16), crops, flips, label "
            "smoothing, flip TTA, Nesterov momentum, warm-up and cosine, 20 epochs",
            {"model": {"model": "resnet", "model_args": {"width": 16}},
             "optim": {"optimizer": "nesterov", "lr": 0.1},
             "schedule": {"warmup_epochs": 1},
             "augment": {"crop_padding": 2, "flip": True, "label_smoothing": 0.1, "tta": True},
-            "stop": {"epochs": 20, "early_stopping": "none"}}),
+            "stop": {"epochs": 20, "early_stopping": "none"},
+            "run": {"precision": "auto"}}),
 ]}
 
 

@@ -42,8 +42,12 @@ def test_numpy_engine_learns_digits_and_writes_the_same_files(cli, tmp_path):
     assert json.loads((run / "run.json").read_text())["versions"]["numpy"] == np.__version__
 
 
-def test_numpy_engine_resume_equals_uninterrupted(cli, tmp_path):
-    args = ("--engine", "numpy", "--model", "mlp", "--optimizer", "adam", "--lr", "0.002",
+@pytest.mark.parametrize("model", [
+    ("--model", "mlp"),
+    # dropout draws its masks from the model's generator: a resume must pick up its state
+    ("--model", "fcnet", "--model-arg", "hidden_dims=32,32", "--model-arg", "dropout_keep_ratio=0.7")])
+def test_numpy_engine_resume_equals_uninterrupted(cli, tmp_path, model):
+    args = ("--engine", "numpy", *model, "--optimizer", "adam", "--lr", "0.002",
             "--l1", "1e-5", "--l2", "1e-4", "--epochs", "4")
     whole, whole_metrics = train(cli, tmp_path / "a", *args)
     with interrupted_after_epochs(2):

@@ -122,13 +122,16 @@ class NumpyLearner:
     def state_dict(self) -> dict:
         # numpy arrays become tensors so that the file loads with torch.load(weights_only=True)
         return to_tensors({"current": self.copy_state(), "best": self.best,
-                           "rules": self.rule_configs})
+                           "rules": self.rule_configs,
+                           # where dropout's mask stream stands: a resume must draw the same masks
+                           "model_rng": self.model.rng.bit_generator.state})
 
     def load_state_dict(self, state: dict) -> None:
         state = to_arrays(state)
         self.set_state(state["current"])
         self.best = state["best"]
         self.rule_configs = state["rules"]
+        self.model.rng.bit_generator.state = state["model_rng"]
 
 
 def to_tensors(value):
