@@ -106,9 +106,16 @@ def cmd_train(args) -> int:
                                "drop --config and --recipe")
         resume = RunDir.open(args.resume)
         config = resume_config(resume, given)
+    config.validate()
+    if config.run.nproc > 1 and "WORLD_SIZE" not in os.environ:
+        from striate.torch.distributed import launch
+
+        return launch(args.argv, config.run.nproc)  # the ranks run this same command line
     stop_on_sigterm()
-    run, metrics = train(config.validate(), resume, show_progress(config.run.progress),
+    run, metrics = train(config, resume, show_progress(config.run.progress),
                          echo=lambda text: print(text, flush=True))
+    if run is None:  # a data-parallel rank other than 0: rank 0 reports
+        return 1 if metrics["stopped_by"] == "diverged" else 0
     print(f"best validation error {metrics['best_valid_error']:.2%} at epoch "
           f"{metrics['best_epoch']} (iteration {metrics['best_iteration']}); "
           f"test error there {metrics['test_error']:.2%} "
@@ -292,7 +299,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     try:
+        argv = sys.argv[1:] if argv is None else [str(arg) for arg in argv]
         args = build_parser().parse_args(argv)
+        args.argv = argv
         status = args.handler(args)
     except StriateError as error:
         print(f"striate: error: {error}", file=sys.stderr)

@@ -226,6 +226,9 @@ class RunConfig:
     name: str | None = option(None, "run directory name (default: time-model-dataset)")
     progress: str = option("auto", "progress bar: auto (only on a terminal), on, off",
                            choices=("auto", "on", "off"))
+    nproc: int = option(1, "processes for data-parallel training on this machine "
+                           "(DistributedDataParallel: gloo on CPU, NCCL on CUDA; each takes its "
+                           "share of every minibatch); torchrun sets this itself")
     tensorboard: bool = option(False, "also write each epoch's metrics as TensorBoard scalars "
                                       "into RUN/tensorboard/ (needs `pip install tensorboard`)")
     precision: str = option("fp32", "training arithmetic: fp32; bf16 or fp16 autocast (fp16 on "
@@ -242,6 +245,12 @@ class RunConfig:
             raise bad_setting("--seed", "in [0, 2**32)", self.seed)
         check_device(self.device)
         check_run_name(self.name)
+        if not 1 <= self.nproc <= MAX_NPROC:
+            raise bad_setting("--nproc", f"a number of processes from 1 to {MAX_NPROC}",
+                              self.nproc)
+
+
+MAX_NPROC = 64  # processes on one machine; more machines join through torchrun
 
 
 def check_device(spec: str) -> str:
@@ -284,6 +293,9 @@ class TrainConfig:
         if self.data.dataset in UNFLIPPABLE and (self.augment.flip or self.augment.tta):
             raise StriateError(f"mirroring {self.data.dataset} images changes their class (a "
                                "mirrored 2 is not a 2); drop --flip and --tta")
+        if self.run.nproc > 1 and self.run.engine != "torch":
+            raise StriateError("--nproc trains data-parallel on the torch engine; drop --nproc "
+                               "or use --engine torch")
         return self
 
     def fill_dataset_defaults(self) -> None:

@@ -13,6 +13,7 @@ from striate.config import TrainConfig, flag_name
 from striate.data import Dataset, Preprocess, Split
 from striate.errors import StriateError
 from striate.numpy.learner import NumpyLearner
+from striate.training.world import world_from_env
 from striate.numpy.models import check_model_options, create_model  # noqa: F401 (engine API)
 
 
@@ -43,6 +44,9 @@ def build_learner(config: TrainConfig, dataset: Dataset, splits: dict[str, Split
     """splits: already preprocessed, (N, *preprocess.output_shape) float32 images."""
     check_cpu(config.run.device)
     check_torch_only_settings(config)
+    if world_from_env().size > 1:
+        raise StriateError("the numpy engine trains in one process; run it without torchrun, "
+                           "or use --engine torch for data-parallel training")
     model = create_model(config.model.model, preprocess.output_shape, dataset.num_classes,
                          seed=config.run.seed, **config.model.model_args)
     check_batch_norm_batches(model, len(splits["train"]), config.optim.batch_size)

@@ -14,6 +14,7 @@ from striate.config import OptimConfig
 from striate.numpy import optim
 from striate.numpy.losses import softmax_loss
 from striate.training.order import epoch_order
+from striate.training.world import World
 
 EVAL_BATCH = 1000        # examples per evaluation forward pass
 TRAIN_ERROR_SAMPLE = 1000  # training error is measured on this many examples, as cs231n does
@@ -40,6 +41,8 @@ def rule_config(config: OptimConfig, decay: float) -> dict:
 
 
 class NumpyLearner:
+    world = World()  # one process: data-parallel training is the torch engine's
+
     def __init__(self, model, splits: dict[str, tuple[np.ndarray, np.ndarray]],
                  config: OptimConfig, seed: int):
         self.model = model

@@ -84,11 +84,16 @@ def train(config: TrainConfig, resume: RunDir | None = None, show_progress: bool
                                                                  dataset.pixel_max), preprocess)
     if config.run.tensorboard:  # before the run directory exists: a missing package leaves none
         summary_writer_class()
-    loop = Loop(learner, config, show_progress)
-    run = open_run(config, resume, loop, engine.versions())
+    config.run.nproc = learner.world.size  # torchrun's ranks, recorded in config.yaml
+    loop = Loop(learner, config, show_progress and learner.world.is_main)
+    run = open_run(config, resume, loop, engine.versions(), learner.world.is_main)
+    if run is None:  # a data-parallel rank other than 0: it trains, rank 0 writes
+        with np.errstate(over="ignore", invalid="ignore"):
+            return None, final_metrics(loop.run())
     echo(f"training {config.model.model} on {dataset.name} "
          f"({len(splits['train'])}/{len(splits['valid'])}/{len(splits['test'])} "
-         f"train/valid/test) in {run.path}")
+         f"train/valid/test) in {run.path}" + (f" on {learner.world.size} processes"
+                                               if learner.world.size > 1 else ""))
     meta = model_metadata(config, dataset, preprocess)
     preprocess_tensors = preprocess.to_checkpoint()[1]
 
@@ -128,8 +133,14 @@ def train(config: TrainConfig, resume: RunDir | None = None, show_progress: bool
     return run, metrics
 
 
-def open_run(config: TrainConfig, resume: RunDir | None, loop: Loop, versions: dict) -> RunDir:
-    """A new run directory, or the resumed one with its last completed epoch loaded."""
+def open_run(config: TrainConfig, resume: RunDir | None, loop: Loop, versions: dict,
+             writes: bool = True) -> RunDir | None:
+    """A new run directory, or the resumed one with its last completed epoch loaded; None for
+    a process that does not write (a data-parallel rank other than 0)."""
+    if not writes:
+        if resume is not None:
+            restore(loop, resume)
+        return None
     if resume is None:
         run = RunDir.create(config)
         run.write_start(config, versions)
@@ -213,10 +224,10 @@ def resume_config(run: RunDir, overrides: dict) -> TrainConfig:
     for name, value in overrides.items():
         if getattr(settings[name], name) == value:
             continue
-        if name not in ("epochs", "device", "progress", "tensorboard"):
+        if name not in ("epochs", "device", "progress", "tensorboard", "nproc"):
             raise StriateError(f"--resume continues {run.path} with its own config.yaml; drop "
-                               f"{flag_name(name)} (only --epochs, --device, --progress and "
-                               "--tensorboard may change) or start a new run")
+                               f"{flag_name(name)} (only --epochs, --device, --progress, "
+                               "--tensorboard and --nproc may change) or start a new run")
         setattr(settings[name], name, value)
     return config
 
