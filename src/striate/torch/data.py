@@ -20,7 +20,9 @@ class DeviceSplit:
     def __len__(self) -> int:
         return self.labels.shape[0]
 
-    def chunks(self, batch_size: int):
-        """Consecutive (images, labels) slices, for evaluation: views, no copies."""
-        for start in range(0, len(self), batch_size):
-            yield self.images[start:start + batch_size], self.labels[start:start + batch_size]
+    def chunks(self, batch_size: int, start: int = 0, stop: int | None = None):
+        """Consecutive (images, labels) slices of [start, stop), for evaluation: views."""
+        stop = len(self) if stop is None else stop
+        for first in range(start, stop, batch_size):
+            last = min(first + batch_size, stop)
+            yield self.images[first:last], self.labels[first:last]

@@ -86,7 +86,8 @@ def wait_for(ranks: list[subprocess.Popen]) -> int:
     codes = [process.poll() for process in ranks]
     if None not in codes and len(set(codes)) == 1:
         return codes[0]
-    rank, code = next((rank, code) for rank, code in enumerate(codes) if code not in (None, 0))
+    failures = [(code >= 0, rank, code) for rank, code in enumerate(codes) if code not in (None, 0)]
+    _, rank, code = min(failures)  # a rank killed by a signal is the cause, not its survivors
     stop(ranks)
     how = f"was killed by signal {-code}" if code < 0 else f"exited with status {code}"
     print(f"striate: error: rank {rank} of {len(ranks)} {how}, so the job was stopped (its "

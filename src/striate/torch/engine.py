@@ -8,6 +8,7 @@ from striate.data import Dataset, Preprocess, Split
 from striate.errors import StriateError
 from striate.torch.data import DeviceSplit
 from striate.torch.device import resolve_device
+from striate.torch.distributed import join
 from striate.torch.learner import TorchLearner
 from striate.torch.models import check_model_options, create_model  # noqa: F401 (engine API)
 
@@ -19,13 +20,13 @@ def versions() -> dict:
 def build_learner(config: TrainConfig, dataset: Dataset, splits: dict[str, Split],
                   preprocess: Preprocess) -> TorchLearner:
     """splits: already preprocessed, (N, *preprocess.output_shape) float32 images."""
-    device = resolve_device(config.run.device)
+    world, device = join(resolve_device(config.run.device))
     torch.manual_seed(config.run.seed)  # the initial weights (and dropout) follow the seed
     model = create_model(config.model.model, preprocess.output_shape, dataset.num_classes,
                          **config.model.model_args).to(device)
     check_inputs(model, config, preprocess)
     on_device = {name: DeviceSplit(split, device) for name, split in splits.items()}
-    return TorchLearner(model, on_device, config)
+    return TorchLearner(model, on_device, config, world)
 
 
 def check_inputs(model: torch.nn.Module, config: TrainConfig, preprocess: Preprocess) -> None:

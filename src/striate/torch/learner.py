@@ -10,12 +10,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 
 from striate.config import OptimConfig, TrainConfig
 from striate.torch.augment import BatchAugment
 from striate.torch.data import DeviceSplit
 from striate.torch.device import resolve_precision
 from striate.training.order import epoch_order
+from striate.training.world import World
 
 
 def penalized(model: nn.Module) -> list[nn.Parameter]:
@@ -64,15 +66,17 @@ def memory_format(channels_last: bool) -> torch.memory_format:
 
 @torch.inference_mode()
 def evaluate_split(model: nn.Module, data: DeviceSplit, tta: bool = False,
-                   channels_last: bool = False) -> tuple[float, float]:
+                   channels_last: bool = False, world: World = World()) -> tuple[float, float]:
     """Mean negative log-likelihood and zero-one error of a model on a split (leaves it in eval).
 
     Always in fp32, whatever the training precision: the figures describe the weights as saved.
-    tta averages the class probabilities of each image and its mirror image."""
+    tta averages the class probabilities of each image and its mirror image. Data-parallel
+    ranks each evaluate their share and add up the sums, so all of them get the same figures."""
     model.eval()
     loss_sum = torch.zeros((), device=data.labels.device)
     wrong = torch.zeros((), dtype=torch.int64, device=data.labels.device)
-    for images, labels in data.chunks(eval_batch_size(data.labels.device)):
+    for images, labels in data.chunks(eval_batch_size(data.labels.device),
+                                      *world.bounds(len(data))):
         images = images.contiguous(memory_format=memory_format(channels_last))
         logits = model(images)                                  # (B, classes)
         if tta:
@@ -80,19 +84,28 @@ def evaluate_split(model: nn.Module, data: DeviceSplit, tta: bool = False,
             logits = probabilities.clamp_min(torch.finfo(probabilities.dtype).tiny).log()
         loss_sum += F.cross_entropy(logits, labels, reduction="sum")
         wrong += (logits.argmax(1) != labels).sum()
+    world.sum_(loss_sum, wrong)
     return loss_sum.item() / len(data), wrong.item() / len(data)
 
 
 class TorchLearner:
-    def __init__(self, model: nn.Module, splits: dict[str, DeviceSplit], config: TrainConfig):
+    def __init__(self, model: nn.Module, splits: dict[str, DeviceSplit], config: TrainConfig,
+                 world: World = World()):
         device = splits["train"].labels.device
         self.model = model.to(memory_format=memory_format(config.run.channels_last))
+        self.world = world
+        # Data-parallel ranks train through DDP, which averages their gradients in backward;
+        # self.model stays the plain module for evaluation and checkpoints.
+        if world.size > 1 and device.type == "cuda":  # batch norm over the whole minibatch
+            self.model = nn.SyncBatchNorm.convert_sync_batchnorm(self.model)  # (CUDA only)
+        self.network = self.model if world.size == 1 else DistributedDataParallel(
+            self.model, device_ids=[device] if device.type == "cuda" else None)
         self.splits = splits
         self.config = config.optim
         self.augment_config = config.augment
         self.channels_last = config.run.channels_last
         self.seed = config.run.seed
-        self.optimizer = build_optimizer(model, config.optim)
+        self.optimizer = build_optimizer(self.model, config.optim)
         self.amp_dtype = resolve_precision(config.run.precision, device)
         # fp16's narrow exponent underflows small gradients; scaling the loss keeps them.
         self.scaler = torch.amp.GradScaler(device.type,
@@ -112,23 +125,31 @@ class TorchLearner:
         self.augment.start_epoch(epoch)
         self.loss_sum = torch.zeros((), device=train.labels.device)
         self.wrong = torch.zeros((), dtype=torch.int64, device=train.labels.device)
-        self.model.train()
+        self.network.train()
 
     def train_step(self, batch: int, lr: float) -> torch.Tensor:
         """One update on minibatch `batch` of the epoch's order; returns its mean NLL as a 0-d
         device tensor (the loop never reads it: that would stall a GPU every step)."""
         train, size = self.splits["train"], self.config.batch_size
-        index = self.order[batch * size:(batch + 1) * size]
-        images, labels = train.images[index], train.labels[index]      # (B, C, H, W), (B,)
+        index = self.order[batch * size:(batch + 1) * size]        # (B,) the whole minibatch
+        mine = slice(*self.world.bounds(len(index)))                # this rank's share of it
         if self.augment.enabled:
-            images = self.augment(images)
+            # drawn for the whole minibatch, so that N ranks augment as one process would
+            images = self.augment(train.images[index])[mine]
+        else:
+            images = train.images[index[mine]]                      # (b, C, H, W)
+        labels = train.labels[index[mine]]                          # (b,)
         images = images.contiguous(memory_format=memory_format(self.channels_last))
         with torch.autocast(images.device.type, dtype=self.amp_dtype,
                             enabled=self.amp_dtype is not None):
-            logits = self.model(images)                                 # (B, classes)
+            logits = self.network(images)                               # (b, classes)
             nll = F.cross_entropy(logits.float(), labels,
                                   label_smoothing=self.augment_config.label_smoothing)
-        cost = nll + penalty(self.model, self.config.l1, self.config.l2)
+        # DDP averages the ranks' gradients; weighting each rank's mean by its share b/B times
+        # the number of ranks makes that the gradient of the whole minibatch's mean, however
+        # unevenly B was split (the weight is exactly 1 in one process).
+        share = len(labels) * self.world.size / len(index)
+        cost = nll * share + penalty(self.model, self.config.l1, self.config.l2)
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(cost).backward()
         for group in self.optimizer.param_groups:
@@ -136,19 +157,20 @@ class TorchLearner:
         self.scaler.step(self.optimizer)
         self.scaler.update()
         # Accumulated on the device: reading them every step would stall a GPU.
-        self.loss_sum += nll.detach() * len(index)
+        self.loss_sum += nll.detach() * len(labels)
         self.wrong += (logits.detach().argmax(1) != labels).sum()
         return nll.detach()
 
     def end_epoch(self) -> tuple[float, float]:
         """Mean training NLL and error over the epoch's minibatches (as they were trained on)."""
         n = len(self.splits["train"])
+        self.world.sum_(self.loss_sum, self.wrong)
         return self.loss_sum.item() / n, self.wrong.item() / n
 
     def evaluate(self, split: str) -> tuple[float, float]:
         was_training = self.model.training
         result = evaluate_split(self.model, self.splits[split], self.augment_config.tta,
-                                self.channels_last)
+                                self.channels_last, self.world)
         self.model.train(was_training)
         return result
 

@@ -88,7 +88,7 @@ def train(config: TrainConfig, resume: RunDir | None = None, show_progress: bool
     loop = Loop(learner, config, show_progress and learner.world.is_main)
     run = open_run(config, resume, loop, engine.versions(), learner.world.is_main)
     if run is None:  # a data-parallel rank other than 0: it trains, rank 0 writes
-        with np.errstate(over="ignore", invalid="ignore"):
+        with np.errstate(over="ignore", invalid="ignore"), learner.world.lost_contact():
             return None, final_metrics(loop.run())
     echo(f"training {config.model.model} on {dataset.name} "
          f"({len(splits['train'])}/{len(splits['valid'])}/{len(splits['test'])} "
@@ -116,7 +116,7 @@ def train(config: TrainConfig, resume: RunDir | None = None, show_progress: bool
     try:
         # Overflow is how a divergence starts: the loop reports it once, with advice, where
         # NumPy would warn at every operation of the NumPy engine.
-        with np.errstate(over="ignore", invalid="ignore"):
+        with np.errstate(over="ignore", invalid="ignore"), learner.world.lost_contact():
             state = loop.run(on_epoch_end=save_checkpoint)
         save_best()
         metrics = final_metrics(state)

@@ -4,6 +4,7 @@ Engine-independent, so that the session and both engines can ask "am I rank 0?" 
 single process is World(). The ranks are described by the environment torchrun defines.
 """
 
+import contextlib
 import os
 from dataclasses import dataclass
 
@@ -21,9 +22,10 @@ class World:
     def is_main(self) -> bool:
         return self.rank == 0
 
-    def shard(self, indices):
-        """This rank's consecutive part of a minibatch's (B,) indices (sizes differ by <= 1)."""
-        return indices.tensor_split(self.size)[self.rank] if self.size > 1 else indices
+    def bounds(self, count: int) -> tuple[int, int]:
+        """[start, stop) of this rank's consecutive share of `count` items (shares differ by
+        at most one)."""
+        return count * self.rank // self.size, count * (self.rank + 1) // self.size
 
     def sum_(self, *tensors) -> None:
         """Sum each torch tensor over the ranks, in place."""
@@ -32,6 +34,21 @@ class World:
 
             for tensor in tensors:
                 dist.all_reduce(tensor)
+
+
+    @contextlib.contextmanager
+    def lost_contact(self):
+        """A collective that fails because another rank died becomes one line naming this rank,
+        where the failing rank's own message (or the launcher's) says why."""
+        try:
+            yield
+        except RuntimeError as error:
+            text = str(error)
+            if self.size == 1 or not any(word in text for word in ("gloo", "NCCL", "Connection")):
+                raise
+            reason = text.split("] ", 1)[-1].splitlines()[0].split(". ")[0]
+            raise StriateError(f"rank {self.rank} of {self.size} lost the other ranks ({reason}); "
+                               "the failing rank's message says why") from None
 
 
 def world_from_env() -> World:
