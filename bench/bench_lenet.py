@@ -47,12 +47,19 @@ CONTENDERS = {"reference": {"batch_size": reference.BATCH_SIZE, "precision": "fp
               "striate-fast": FAST}
 
 # Whole `striate train` commands: (name, flags, runs in full mode).
-FASTEST_TO_91 = ["--epochs", "5", "--batch-size", "256", "--lr", "0.1", "--warmup-epochs", "1",
-                 "--precision", "bf16", "--early-stopping", "none"]
+# The fastest route to 91% found: LeNet with 16 and 48 filters (multiples of AVX-512's 16 fp32
+# lanes, where 20 and 50 leave lanes idle) and ReLU (1.15x faster than tanh), 1.9x the
+# images/s of the tutorial's LeNet; bf16; a fixed budget of 6 epochs, one warm-up epoch then
+# cosine to zero (one-cycle); validated once, at the end (196 batches of 256 per epoch).
+FASTEST_TO_91 = ["--model-arg", "nkerns=16,48", "--model-arg", "activation=relu",
+                 "--epochs", "6", "--batch-size", "256", "--lr", "0.1", "--warmup-epochs", "1",
+                 "--precision", "bf16", "--early-stopping", "none",
+                 "--validation-frequency", "1176"]
 COMMANDS = [("fastest-to-91", FASTEST_TO_91, 2), ("make-demo", [], 1)]
 QUICK_COMMANDS = [("digits-smoke", ["--dataset", "digits", "--model", "mlp", "--epochs", "1"],
                    1)]
 
+ACCURACY_TARGET = 0.91  # Fashion-MNIST test accuracy the timed recipe must reach
 TARGETS = {"train_ratio": 5.0, "eval_images_per_s": 50_000, "seconds_to_91": 30.0,
            "demo_seconds": 60.0, "peak_rss_mib": 1024.0}
 
@@ -239,7 +246,7 @@ def targets(result: dict) -> dict:
                 "eval_images_per_s": (evaluation, evaluation >= TARGETS["eval_images_per_s"])}
     if "fastest-to-91" in runs:
         fast = runs["fastest-to-91"]
-        median, reached = fast["seconds"]["median"], min(fast["test_accuracy"]) >= 0.91
+        median, reached = fast["seconds"]["median"], min(fast["test_accuracy"]) >= ACCURACY_TARGET
         measured["seconds_to_91"] = (median, reached and median <= TARGETS["seconds_to_91"])
     if "make-demo" in runs:
         demo = runs["make-demo"]["seconds"]["median"]
@@ -323,15 +330,20 @@ def machine_lines(result: dict) -> str:
     peaks, flops = result["machine"]["matmul_peak_gflops"], result["flops_per_image"]
     evaluation = result["bf16_evaluation"]["eval_images_per_s"]
     s = result["settings"]
-    return (f"{result['machine']['threads']} threads, torch {result['machine']['torch']}; "
-            f"matmul peak {peaks['fp32']:.0f} GFLOP/s fp32, {peaks['bf16']:.0f} GFLOP/s bf16; "
-            f"LeNet {flops['forward'] / 1e6:.2f} MFLOP per image forward, "
-            f"{flops['train'] / 1e6:.2f} training; {s['repeat']} epochs of "
-            f"{s['train_images']:,} images per contender, validation on {s['valid_images']:,}. "
-            f"Evaluation in bf16 would run at {evaluation['median']:,.0f} images/s.")
+    return "\n".join([
+        f"- threads: {result['machine']['threads']}, torch {result['machine']['torch']}",
+        f"- matmul peak: {peaks['fp32']:.0f} GFLOP/s fp32, {peaks['bf16']:.0f} GFLOP/s bf16",
+        f"- LeNet: {flops['forward'] / 1e6:.2f} MFLOP per image forward, "
+        f"{flops['train'] / 1e6:.2f} training",
+        f"- {s['repeat']} epochs of {s['train_images']:,} images per contender, validation on "
+        f"{s['valid_images']:,}",
+        f"- evaluation in bf16 (not striate's: it evaluates in fp32) would run at "
+        f"{evaluation['median']:,.0f} images/s"])
 
 
 def command_lines(result: dict) -> str:
+    if not result["commands"]:
+        return "(no `striate train` commands timed in this run)"
     lines = ["| command | wall time (s) | test accuracy | peak memory (MiB) |", "|---|---|---|---|"]
     for name, run in result["commands"].items():
         command = " ".join(["striate train", *run["flags"]])
