@@ -25,7 +25,7 @@ data: $(STAMP)
 	  $(STRIATE) download fashion-mnist; }
 
 demo: data
-	$(STRIATE) train
+	$(STRIATE) train --recipe fast
 
 test: $(STAMP)
 	$(PY) -m pytest

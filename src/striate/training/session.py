@@ -89,7 +89,9 @@ def train(config: TrainConfig, resume: RunDir | None = None, show_progress: bool
     run = open_run(config, resume, loop, engine.versions(), learner.world.is_main)
     if run is None:  # a data-parallel rank other than 0: it trains, rank 0 writes
         with np.errstate(over="ignore", invalid="ignore"), learner.world.lost_contact():
-            return None, final_metrics(loop.run())
+            metrics = final_metrics(loop.run())
+            learner.world.leave()
+        return None, metrics
     echo(f"training {config.model.model} on {dataset.name} "
          f"({len(splits['train'])}/{len(splits['valid'])}/{len(splits['test'])} "
          f"train/valid/test) in {run.path}" + (f" on {learner.world.size} processes"
@@ -122,6 +124,8 @@ def train(config: TrainConfig, resume: RunDir | None = None, show_progress: bool
         metrics = final_metrics(state)
         run.write_metrics(metrics)
         run.write_finish(state.elapsed)
+        with learner.world.lost_contact():
+            learner.world.leave()
     except KeyboardInterrupt:
         raise Interrupted(run) from None
     except WriteError as error:  # a full disk or a read-only directory

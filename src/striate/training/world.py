@@ -36,6 +36,17 @@ class World:
                 dist.all_reduce(tensor)
 
 
+    def leave(self) -> None:
+        """End a finished job together: every rank waits for the others (rank 0 may still be
+        writing), then the process group is closed; a rank that simply exited could take
+        gloo's threads down mid-conversation (std::terminate, signal 6)."""
+        if self.size > 1:
+            import torch.distributed as dist
+
+            if dist.is_initialized():
+                dist.barrier()
+                dist.destroy_process_group()
+
     @contextlib.contextmanager
     def lost_contact(self):
         """A collective that fails because another rank died becomes one line naming this rank,
