@@ -55,6 +55,14 @@ def atomic_path(path: Path):
         raise
 
 
+def make_directory(path: Path, fix: str) -> None:
+    """mkdir -p, or a one-line error naming the directory and `fix` (the flag to change)."""
+    try:
+        Path(path).mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise StriateError(f"cannot create {path}: {error.strerror}; {fix}") from None
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)

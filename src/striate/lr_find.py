@@ -67,12 +67,10 @@ def sweep(config: TrainConfig, lrs: list[float], show_progress: bool) -> tuple[S
 
     from striate.torch.learner import train_minibatches
     from striate.torch.engine import build_learner
-    from striate.training.session import (fit_preprocess, load_data, prepare_splits,
-                                          preprocessed)
+    from striate.training.session import preprocessed, training_data
 
-    dataset = load_data(config)
-    train = prepare_splits(dataset, config)["train"]
-    preprocess = fit_preprocess(config, dataset, train)
+    dataset, splits, preprocess = training_data(config)
+    train = splits["train"]
     learner = build_learner(config, dataset,
                             preprocessed({"train": train}, preprocess, dataset.pixel_max),
                             preprocess)

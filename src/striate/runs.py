@@ -22,7 +22,7 @@ from pathlib import Path
 from striate import __version__
 from striate.config import TrainConfig, config_from_yaml, to_yaml
 from striate.errors import StriateError
-from striate.files import atomic_write_text
+from striate.files import atomic_write_text, make_directory
 
 CONFIG, RUN_INFO = "config.yaml", "run.json"
 METRICS_CSV, METRICS_JSON = "metrics.csv", "metrics.json"
@@ -36,11 +36,7 @@ class RunDir:
     @classmethod
     def create(cls, config: TrainConfig) -> "RunDir":
         parent = Path(config.run.out_dir)
-        try:
-            parent.mkdir(parents=True, exist_ok=True)
-        except OSError as error:
-            raise StriateError(f"cannot create {parent}: {error.strerror}; "
-                               "pass a writable --out-dir") from None
+        make_directory(parent, "pass a writable --out-dir")
         base = config.run.name or (f"{time.strftime('%Y%m%d-%H%M%S')}-"
                                    f"{config.model.model}-{config.data.dataset}")
         for suffix in range(1000):

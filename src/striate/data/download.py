@@ -21,7 +21,7 @@ import platformdirs
 from striate.data.datafile import DataFile, reading
 from striate.data.sources import Source
 from striate.errors import StriateError
-from striate.files import atomic_path
+from striate.files import atomic_path, make_directory
 
 SYSTEM_ROOTS = (Path("/usr/share/datasets"), Path("/usr/local/share/datasets"))
 TIMEOUT_S = 30
@@ -89,7 +89,7 @@ def fetch_source(source: Source, data_dir: str | Path | None = None) -> Path:
     if found is not None:
         return found
     destination = download_dir(source.dirname, data_dir)
-    _make_dir(destination)
+    make_directory(destination, "pass a writable --data-dir or set $STRIATE_DATA")
     missing = [name for name in source.files if not (destination / name).is_file()]
     for name, md5s in source.files.items():
         if name in missing:
@@ -191,14 +191,6 @@ def _read_chunk(response) -> bytes:
         return response.read(CHUNK_BYTES)
     except (OSError, http.client.HTTPException) as error:
         raise _MirrorFailed(str(error) or type(error).__name__) from None
-
-
-def _make_dir(directory: Path) -> None:
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise StriateError(f"cannot create {directory}: {error.strerror}; pass a writable "
-                           "--data-dir or set $STRIATE_DATA") from None
 
 
 def _either(md5s: frozenset[str]) -> str:

@@ -49,6 +49,13 @@ def cross_validation_fold(dataset: Dataset, config: TrainConfig) -> dict[str, Sp
     return {"train": take(pool, train), "valid": take(pool, valid)}
 
 
+def training_data(config: TrainConfig) -> tuple[Dataset, dict[str, Split], Preprocess]:
+    """(data set, its train/valid/test splits as stored, the preprocessing fitted on train)."""
+    dataset = load_data(config)
+    splits = prepare_splits(dataset, config)
+    return dataset, splits, fit_preprocess(config, dataset, splits["train"])
+
+
 def fit_preprocess(config: TrainConfig, dataset: Dataset, train: Split) -> Preprocess:
     c = config.data
     return Preprocess.fit(c.preprocess, train.images, dataset.pixel_max, c.pca_components,
@@ -77,9 +84,7 @@ def train(config: TrainConfig, resume: RunDir | None = None, show_progress: bool
     config.validate()
     engine = get_engine(config.run.engine)
     engine.check_model_options(config.model.model, config.model.model_args)
-    dataset = load_data(config)
-    splits = prepare_splits(dataset, config)
-    preprocess = fit_preprocess(config, dataset, splits["train"])
+    dataset, splits, preprocess = training_data(config)
     learner = engine.build_learner(config, dataset, preprocessed(splits, preprocess,
                                                                  dataset.pixel_max), preprocess)
     if config.run.tensorboard:  # before the run directory exists: a missing package leaves none
@@ -240,9 +245,8 @@ def check_setup(config: TrainConfig) -> tuple[str, bool]:
     """Run the engine's sanity checks on the configured model and data: (report, all passed)."""
     engine = get_engine(config.run.engine)
     engine.check_model_options(config.model.model, config.model.model_args)
-    dataset = load_data(config)
-    train = prepare_splits(dataset, config)["train"]
-    preprocess = fit_preprocess(config, dataset, train)
+    dataset, splits, preprocess = training_data(config)
+    train = splits["train"]
     images = preprocess.apply(train.images[:OVERFIT_EXAMPLES], dataset.pixel_max)
     checks = engine.run_checks(config, images, train.labels[:OVERFIT_EXAMPLES],
                                dataset.num_classes)

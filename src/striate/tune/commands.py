@@ -5,6 +5,7 @@ import re
 from pathlib import Path
 
 from striate.errors import StriateError
+from striate.files import make_directory
 
 
 def at_least(minimum: int):
@@ -80,21 +81,13 @@ def cmd_tune(args) -> None:
         raise StriateError(f"--study must be a plain name (letters, digits, . _ -), got {study!r}")
     storage = args.storage or f"sqlite:///{Path(config.run.out_dir) / 'tune.db'}"
     if not args.storage:
-        make_directory(Path(config.run.out_dir))
+        make_directory(Path(config.run.out_dir), "pass a writable --out-dir")
     tuning = open_tuning(config, space, args.strategy, args.grid_points, args.pruner, study,
                          storage)
     stop_on_sigterm()
     search(tuning, args.n_trials, args.timeout, config.run.seed,
            show_progress(config.run.progress), echo=lambda text: print(text, flush=True))
     summarize(tuning)
-
-
-def make_directory(path: Path) -> None:
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise StriateError(f"cannot create {path}: {error.strerror}; pass a writable "
-                           "--out-dir") from None
 
 
 def cmd_cv(args) -> None:
