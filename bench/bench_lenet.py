@@ -33,7 +33,7 @@ from striate.torch.engine import build_learner
 from striate.torch.learner import build_optimizer, evaluate_split
 from striate.torch.models import create_model
 from striate.training.schedules import Schedule
-from striate.training.session import fit_preprocess, load_data, prepare_splits, preprocessed
+from striate.data.pipeline import RunData, prepare
 
 QUICK_IMAGES = 2048      # --quick: training and validation images per epoch, for a smoke test
 TRAIN_FLOPS_PER_FORWARD = 3  # forward + backward (input and weight gradients, each ~ a forward)
@@ -65,7 +65,7 @@ def lenet_config(batch_size: int, precision: str, lr: float = 0.05,
     config.run.precision = precision
     config.optim.batch_size, config.optim.lr = batch_size, lr
     config.stop.epochs = epochs
-    return config.validate()
+    return config.resolve()
 
 
 class Data:
@@ -74,13 +74,12 @@ class Data:
 
     def __init__(self, images_per_split: int | None):
         config = lenet_config(reference.BATCH_SIZE, "fp32")
-        self.dataset = load_data(config)
-        splits = prepare_splits(self.dataset, config)
-        self.preprocess = fit_preprocess(config, self.dataset, splits["train"])
-        self.raw = {name: Split(splits[name].images[:images_per_split],
-                                splits[name].labels[:images_per_split])
+        data = prepare(config.data, config.run.seed)
+        self.dataset, self.preprocess = data.dataset, data.preprocess
+        self.raw = {name: Split(data.splits[name].images[:images_per_split],
+                                data.splits[name].labels[:images_per_split])
                     for name in ("train", "valid")}
-        self.inputs = preprocessed(self.raw, self.preprocess, self.dataset.pixel_max)
+        self.inputs = RunData(self.dataset, self.raw, self.preprocess).inputs(("train", "valid"))
 
     def lenet(self) -> torch.nn.Module:
         return create_model("lenet", self.preprocess.output_shape, self.dataset.num_classes)
@@ -90,7 +89,8 @@ class StriateContender:
     """striate's learner, driven as striate.training.loop drives it (minus validation points)."""
 
     def __init__(self, data: Data, config: TrainConfig):
-        self.learner = build_learner(config, data.dataset, data.inputs, data.preprocess)
+        self.learner = build_learner(config, data.inputs, data.dataset.num_classes,
+                                     data.preprocess)
         self.schedule = Schedule(config.schedule, config.optim.lr, config.stop.epochs,
                                  self.learner.batches_per_epoch)
 

@@ -20,7 +20,7 @@ def csv_column(run, column):
 @contextlib.contextmanager
 def interrupted_after_epochs(epochs: int):
     """Inside the block, training stops as on Ctrl-C right after its `epochs`-th checkpoint is
-    saved (train_state.pt, the epoch's last file)."""
+    saved (the train state, the epoch's last file)."""
     import striate.training.session as session
 
     real_save_state, saved = session.save_state, []

@@ -22,8 +22,7 @@ from striate.torch.data import DeviceSplit  # noqa: E402
 from striate.torch.engine import build_learner  # noqa: E402
 from striate.torch.learner import build_optimizer, evaluate_split  # noqa: E402
 from striate.torch.models import create_model  # noqa: E402
-from striate.training.session import (fit_preprocess, load_data, prepare_splits,  # noqa: E402
-                                      preprocessed)
+from striate.data.pipeline import RunData, prepare  # noqa: E402
 
 TINY_LENET = {"nkerns": [4], "filter_size": 3, "hidden": 16}   # for 8x8 digits
 
@@ -33,11 +32,9 @@ def digits():
     config = TrainConfig()
     config.data.dataset, config.run.device = "digits", "cpu"
     config.model.model_args = TINY_LENET
-    config.validate()
-    dataset = load_data(config)
-    splits = prepare_splits(dataset, config)
-    preprocess = fit_preprocess(config, dataset, splits["train"])
-    return config, dataset, splits, preprocess
+    config = config.resolve()
+    data = prepare(config.data, config.run.seed)
+    return config, data.dataset, data.splits, data.preprocess
 
 
 def reference_images(digits, split="train"):
@@ -47,7 +44,7 @@ def reference_images(digits, split="train"):
 
 def test_reference_images_are_striates_inputs(digits):
     _, dataset, splits, preprocess = digits
-    inputs = preprocessed(splits, preprocess, dataset.pixel_max)["train"]
+    inputs = RunData(dataset, splits, preprocess).inputs(("train",))["train"]
     images = reference_images(digits)
     assert len(images) == len(inputs)
     for index in (0, 7, len(images) - 1):
@@ -58,8 +55,8 @@ def test_reference_images_are_striates_inputs(digits):
 
 def test_reference_and_striate_start_alike_and_compute_the_same_loss(digits):
     config, dataset, splits, preprocess = digits
-    learner = build_learner(config, dataset, preprocessed(splits, preprocess, dataset.pixel_max),
-                            preprocess)
+    learner = build_learner(config, RunData(dataset, splits, preprocess).inputs(),
+                            dataset.num_classes, preprocess)
     torch.manual_seed(config.run.seed)
     model = create_model("lenet", preprocess.output_shape, dataset.num_classes, **TINY_LENET)
     for name, value in model.state_dict().items():

@@ -1,6 +1,7 @@
 import pytest
 
-from striate.cli import build_parser, config_from_args
+from striate.cli import build_parser
+from striate.cli.flags import config_from_args
 from striate.config import TrainConfig, config_from_yaml, section_fields, to_yaml
 from striate.errors import StriateError
 
@@ -17,7 +18,7 @@ def test_flags_override_yaml_which_overrides_defaults(tmp_path):
     assert config.optim.lr == 0.5 and config.optim.batch_size == 600
     assert config.model.model == "mlp"
     assert config.model.model_args == {"hidden": [20], "activation": "relu"}
-    assert config.stop.epochs == TrainConfig().stop.epochs
+    assert config.stop.epochs == TrainConfig().resolve().stop.epochs == 15
 
 
 def test_model_args_parse_lists_and_numbers():
@@ -73,7 +74,7 @@ def test_bad_yaml_is_refused_with_the_reason(tmp_path, text, message):
 ])
 def test_bad_values_are_refused(argv, message):
     with pytest.raises(StriateError, match=message):
-        resolve(*argv).validate()
+        resolve(*argv)
 
 
 def test_model_arg_values_are_yaml():

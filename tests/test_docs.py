@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from striate.cli import build_parser, config_from_args
+from striate.cli import build_parser
+from striate.cli.flags import config_from_args
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -61,10 +62,8 @@ def parse_and_validate(line):
     except SystemExit as done:  # --help
         assert done.code == 0 and "--help" in words
         return
-    if args.command == "train":
-        config, _ = config_from_args(args)
-        if not args.resume:
-            config.validate()
+    if args.command == "train" and not args.resume:
+        config_from_args(args)   # resolves the settings: a refused one raises
 
 
 def test_docs_have_commands():
@@ -84,7 +83,7 @@ def test_yaml_examples_load_as_configs(tmp_path):
     for index, block in enumerate(blocks):
         path = tmp_path / f"{index}.yaml"
         path.write_text(block)
-        config_from_yaml(path).validate()
+        config_from_yaml(path).resolve()
 
 
 def test_python_examples_run(capsys):

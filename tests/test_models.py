@@ -4,7 +4,8 @@ import pytest
 import torch
 
 from striate.errors import StriateError
-from striate.torch.models import MODELS, create_model, model_options
+from striate.registry import SPECS
+from striate.torch.models import MODELS, create_model
 
 
 @pytest.mark.parametrize("name", sorted(MODELS))
@@ -56,4 +57,4 @@ def test_registry_errors_name_the_valid_choices():
         create_model("mlp", (1, 28, 28), 10, activation="swish")
     with pytest.raises(StriateError, match="stage 2 of 5x5 filters and 2x2 pooling leaves no pixels of 8x8"):
         create_model("lenet", (1, 8, 8), 10)
-    assert model_options("lenet")["nkerns"] == (20, 50)
+    assert SPECS["lenet"].options["nkerns"] == (20, 50)

@@ -13,7 +13,8 @@ import pytest
 import torch
 from helpers import csv_column, tree_snapshot
 
-from striate.checkpoint import load_preprocess, load_weights
+from striate.checkpoint import load_weights
+from striate.data.pipeline import load_preprocess
 from striate.data import load_dataset
 from striate.errors import StriateError
 from striate.inference import evaluate
@@ -120,23 +121,15 @@ def test_channels_last_computes_the_same_function(tmp_path):
 def test_channels_last_reaches_the_weights_and_the_minibatches():
     from striate.config import TrainConfig
     from striate.torch.engine import build_learner
-    from striate.training.session import (
-        fit_preprocess,
-        load_data,
-        prepare_splits,
-        preprocessed,
-    )
+    from striate.data.pipeline import prepare
 
     config = TrainConfig()
     config.data.dataset, config.model.model = "digits", "vgg"
     config.model.model_args = {"num_filters": [4, 8], "As": [1, 1], "hidden_dims": [16]}
     config.run.device, config.run.channels_last = "cpu", True
-    config.validate()
-    dataset = load_data(config)
-    splits = prepare_splits(dataset, config)
-    preprocess = fit_preprocess(config, dataset, splits["train"])
-    learner = build_learner(config, dataset, preprocessed(splits, preprocess, dataset.pixel_max),
-                            preprocess)
+    config = config.resolve()
+    data = prepare(config.data, config.run.seed)
+    learner = build_learner(config, data.inputs(), data.dataset.num_classes, data.preprocess)
     conv = learner.model.features.stage2.conv1[0]
     layouts = []
 

@@ -16,7 +16,7 @@ from striate.checkpoint import load_weights, model_input_shape, read_checkpoint
 from striate.config import TrainConfig
 from striate.data import Preprocess, load_dataset
 from striate.inference import evaluate, load_predictor
-from striate.training.session import prepare_splits
+from striate.data.pipeline import split
 
 BASE = ("--dataset", "digits", "--epochs", "2", "--progress", "off", "--device", "cpu")
 QUICK = (*BASE, "--model", "mlp", "--model-arg", "hidden=32")
@@ -61,9 +61,8 @@ def test_each_transform_trains_and_is_stored_with_the_weights(runs, kind):
     # What is stored is the transform fitted on this run's training split.
     config = TrainConfig()
     config.data.dataset = "digits"
-    config.validate()
     dataset = load_dataset("digits")
-    train = prepare_splits(dataset, config)["train"]
+    train = split(dataset, config.data, config.run.seed)["train"]
     components = 20 if "pca" in kind else None
     fitted = Preprocess.fit(kind, train.images, dataset.pixel_max, components)
     for name, array in fitted.tensors.items():
@@ -100,8 +99,8 @@ def test_predict_applies_the_stored_zca_to_image_files(runs, cli, tmp_path):
     rows = [line.split("\t") for line in result.out.splitlines()]
     assert [row[0] for row in rows] == [str(p) for p in paths]
     # The files hold the test images to 1/255 (rounding): the same predictions as from the data.
-    predict_proba, meta, preprocess = load_predictor(run, None, "cpu")
-    expected = predict_proba(preprocess.apply(test.images[:count], 16.0))    # (count, 10)
+    log_proba, meta, preprocess = load_predictor(run, None, "cpu")
+    expected = np.exp(log_proba(preprocess.apply(test.images[:count], 16.0)))  # (count, 10)
     assert [row[1] for row in rows] == [meta["class_names"][i] for i in expected.argmax(1)]
     np.testing.assert_allclose([float(row[2]) for row in rows], expected.max(1), atol=0.02)
 

@@ -8,9 +8,11 @@ import torch
 from PIL import Image
 
 from helpers import interrupted_after_epochs, tree_snapshot
-from striate.checkpoint import load_weights, read_checkpoint, save_weights
+from striate.checkpoint import (load_state, load_weights, read_checkpoint, save_state,
+                                save_weights)
 from striate.config import config_from_yaml
 from striate.data import load_dataset
+from striate.runs import TRAIN_STATE
 
 
 def train_digits(cli, out_dir, *extra):
@@ -40,7 +42,7 @@ def test_digits_mlp_reaches_95_percent_test_accuracy(mlp_run):
 def test_run_directory_records_everything(mlp_run):
     names = {p.name for p in mlp_run.iterdir()}
     assert names == {"config.yaml", "run.json", "metrics.csv", "metrics.json",
-                     "model.safetensors", "train_state.pt"}
+                     "model.safetensors", TRAIN_STATE}
     config = config_from_yaml(mlp_run / "config.yaml")
     assert config.model.model == "mlp" and config.data.dataset == "digits"
     info = json.loads((mlp_run / "run.json").read_text())
@@ -49,7 +51,7 @@ def test_run_directory_records_everything(mlp_run):
     metrics = json.loads((mlp_run / "metrics.json").read_text())
     assert rows[0].split(",")[:4] == ["epoch", "iteration", "lr", "train_loss"]
     assert len(rows) == 1 + metrics["epochs"]
-    state = torch.load(mlp_run / "train_state.pt", weights_only=True)
+    state = load_state(mlp_run / TRAIN_STATE)
     assert state["loop"]["epoch"] == metrics["epochs"]
 
 
@@ -123,7 +125,7 @@ def test_forged_train_state_is_refused(cli, mlp_run, tmp_path):
     copy = tmp_path / "copy"
     shutil.copytree(mlp_run, copy)
     for forged in ({"a": 1}, [1]):
-        torch.save(forged, copy / "train_state.pt")
+        save_state(copy / TRAIN_STATE, forged)
         before = tree_snapshot(copy)
         result = cli("train", "--resume", copy)
         assert result.code == 2 and "cannot be resumed" in result.err
@@ -218,7 +220,7 @@ def test_sigterm_stops_training_with_a_resumable_run(tmp_path):
                "logreg", "--epochs", "100000", "--early-stopping", "none", "--progress", "off",
                "--out-dir", str(tmp_path), "--name", "long"]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    state = tmp_path / "long" / "train_state.pt"
+    state = tmp_path / "long" / TRAIN_STATE
     deadline = time.monotonic() + 60
     while not state.exists() and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -226,4 +228,4 @@ def test_sigterm_stops_training_with_a_resumable_run(tmp_path):
     _, err = process.communicate(timeout=60)
     assert process.returncode == 130
     assert "continue with `striate train --resume" in err and "Traceback" not in err
-    assert torch.load(state, weights_only=True)["loop"]["epoch"] >= 1
+    assert load_state(state)["loop"]["epoch"] >= 1

@@ -1,3 +1,5 @@
 """striate: the Deep Learning Tutorials and cs231n as real, fast, tested software."""
 
-__version__ = "0.1.0"
+from striate.version import __version__
+
+__all__ = ["__version__"]

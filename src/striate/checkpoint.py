@@ -10,15 +10,12 @@ preprocessing tensors, which loading verifies: a modified or corrupted tensor is
 of silently giving wrong predictions (files written before the digests existed still load).
 
 The resumable training state (optimizer moments, schedule and early-stopping state, RNG, history)
-is a `torch.save` file that holds only tensors and plain containers, so it loads with
-`torch.load(weights_only=True)`: it can never run code either.
+is a safetensors file too: its arrays as tensors, the nested dicts and lists around them as JSON
+in the metadata. Neither engine needs torch to read it, and it can never run code either.
 """
 
 import hashlib
-import io
 import json
-import pickle
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -119,20 +116,6 @@ def load_weights(path) -> tuple[dict[str, np.ndarray], dict]:
     return read_checkpoint(path, preprocessing=False)
 
 
-def load_preprocess(path):
-    """(preprocessing, metadata) of a checkpoint, the preprocessing checked against the metadata;
-    it reads no model weights."""
-    from striate.data import Preprocess
-
-    tensors, meta = read_checkpoint(path, preprocessing=True)
-    preprocess = Preprocess.from_checkpoint(meta["preprocess"], tensors, str(path))
-    if list(preprocess.input_shape) != meta["input_shape"]:
-        raise StriateError(f"{path} holds preprocessing for {preprocess.input_shape} images but "
-                           f"a model for {tuple(meta['input_shape'])}; use a checkpoint written "
-                           "by `striate train`")
-    return preprocess, meta
-
-
 def model_input_shape(meta: dict) -> tuple[int, int, int]:
     """What the network itself takes: the image, or (k, 1, 1) after a PCA projection."""
     components = meta["preprocess"].get("components")
@@ -186,31 +169,104 @@ def check_tensors_match(tensors: dict[str, np.ndarray], expected: dict[str, tupl
                            "use a checkpoint trained with the same --model and options")
 
 
-def save_state(path: Path, state: dict) -> None:
-    import torch
+STATE_KEY = "striate_state"  # safetensors metadata key: the nested state as JSON
+# How the JSON marks what it cannot hold itself. Plain objects never have keys starting with $:
+# a dict with such keys, or with keys that are not strings, is saved as ITEMS.
+ARRAY, TUPLE, ITEMS = "$array", "$tuple", "$items"
 
-    buffer = io.BytesIO()
-    torch.save(state, buffer)
-    atomic_write_bytes(path, buffer.getvalue())
+
+def save_state(path: Path, state: dict) -> None:
+    """Write a nested state of dicts, lists, tuples, numbers, strings, None and numpy arrays as
+    a safetensors file: the arrays as tensors, the rest as JSON in the metadata, where each array
+    is a reference {"$array": name}. Nothing in it is ever unpickled or run when loaded."""
+    from safetensors.numpy import save
+
+    arrays = {}
+    tree = json.dumps(to_json(state, arrays))
+    # Serialised in memory first, so a full disk surfaces as an OSError of the atomic write.
+    atomic_write_bytes(path, save(arrays, metadata={STATE_KEY: tree}))
+
+
+def to_json(value, arrays: dict[str, np.ndarray]):
+    """`value` made JSON-able, each array moved into `arrays` and replaced by a reference."""
+    if isinstance(value, np.ndarray):
+        name = str(len(arrays))
+        arrays[name] = np.require(value, requirements="C")  # keeps 0-d arrays 0-d
+        return {ARRAY: name}
+    if isinstance(value, tuple):
+        return {TUPLE: [to_json(item, arrays) for item in value]}
+    if isinstance(value, list):
+        return [to_json(item, arrays) for item in value]
+    if isinstance(value, dict):
+        if all(isinstance(key, str) and not key.startswith("$") for key in value):
+            return {key: to_json(item, arrays) for key, item in value.items()}
+        return {ITEMS: [[to_json(key, arrays), to_json(item, arrays)]
+                        for key, item in value.items()]}
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    raise TypeError(f"a training state cannot hold a {type(value).__name__}")
 
 
 def load_state(path: Path) -> dict:
-    import torch
+    """The state save_state wrote, refusing in one line anything else."""
+    from safetensors import SafetensorError, safe_open
 
     try:
-        with warnings.catch_warnings():
-            # torch warns about pickle protocols it did not write before refusing such a file;
-            # the refusal below already says all the user needs.
-            warnings.simplefilter("ignore")
-            return torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError:
-        # torch's own message suggests weights_only=False, which would run the file's code.
-        raise StriateError(f"{path} holds objects other than tensors and plain containers, so "
-                           "it is not a training state striate wrote, and it was refused "
-                           "without running any of it; the run cannot be resumed: start a new "
-                           "run") from None
-    except (OSError, RuntimeError, EOFError) as error:
-        # torch explains a damaged file at paragraph length; its first sentence says enough.
-        reason = str(error).split(". ")[0]
-        raise StriateError(f"cannot read training state {path} ({reason}); it is missing or "
+        with safe_open(str(path), framework="np") as handle:
+            header = handle.metadata() or {}
+            arrays = {name: handle.get_tensor(name) for name in handle.keys()}
+    # TypeError, AttributeError: a dtype NumPy lacks (BF16: "data type 'bfloat16' not understood")
+    except (SafetensorError, OSError, TypeError, AttributeError) as error:
+        raise StriateError(f"cannot read training state {path} ({error}); it is missing or "
                            "corrupt, so the run cannot be resumed: start a new run") from None
+    if STATE_KEY not in header:
+        raise not_a_state(path, "its metadata holds no striate state")
+    try:
+        return from_json(json.loads(header[STATE_KEY]), arrays)
+    except RecursionError:
+        raise not_a_state(path, "its JSON is nested too deeply") from None
+    except json.JSONDecodeError as error:
+        raise not_a_state(path, f"its metadata is not JSON: {error}") from None
+    except (ValueError, TypeError) as error:
+        raise not_a_state(path, str(error)) from None
+
+
+def from_json(value, arrays: dict[str, np.ndarray]):
+    """The inverse of to_json; ValueError or TypeError for what to_json never writes."""
+    if isinstance(value, list):
+        return [from_json(item, arrays) for item in value]
+    if not isinstance(value, dict):
+        return value
+    if not any(key.startswith("$") for key in value):
+        return {key: from_json(item, arrays) for key, item in value.items()}
+    if len(value) != 1:
+        raise ValueError(f"a marker among other keys: {', '.join(sorted(value))[:60]}")
+    (marker, content), = value.items()
+    if marker == ARRAY:
+        if not isinstance(content, str) or content not in arrays:
+            raise ValueError(f"a reference to an array it does not hold: {content!r:.60}")
+        return arrays[content]
+    if not (marker in (TUPLE, ITEMS) and isinstance(content, list)):
+        raise ValueError(f"an unknown marker {marker!r:.60} or one without a list")
+    if marker == TUPLE:
+        return tuple(from_json(item, arrays) for item in content)
+    if not all(isinstance(pair, list) and len(pair) == 2 for pair in content):
+        raise ValueError(f"{ITEMS} that are not [key, value] pairs")
+    return {from_json(key, arrays): from_json(item, arrays) for key, item in content}
+
+
+def not_a_state(path: Path, problem: str) -> StriateError:
+    return StriateError(f"{path} is not a training state striate wrote ({problem}); the run "
+                        "cannot be resumed: start a new run")
+
+
+def map_arrays(value, kind: type, convert):
+    """`value` with each leaf of type `kind` replaced by convert(leaf), through the dicts, lists
+    and tuples a state is made of: how an engine turns its tensors into arrays and back."""
+    if isinstance(value, kind):
+        return convert(value)
+    if isinstance(value, dict):
+        return {key: map_arrays(item, kind, convert) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(map_arrays(item, kind, convert) for item in value)
+    return value

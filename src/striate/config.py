@@ -8,6 +8,7 @@ flag is the field name with dashes (`--batch-size`), so every field name is uniq
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import math
 import typing
@@ -212,6 +213,13 @@ class AugmentConfig:
 # Data sets whose classes a mirror image changes: digits and letters read one way only.
 UNFLIPPABLE = ("mnist", "digits")
 
+
+def check_mirrorable(dataset: str, flags: str) -> None:
+    """Refuse to mirror (--flip, --tta) the images of a data set whose classes it changes."""
+    if dataset in UNFLIPPABLE:
+        raise StriateError(f"mirroring {dataset} images changes their class (a mirrored 2 is "
+                           f"not a 2); drop {flags}")
+
 ENGINES = ("torch", "numpy")
 PRECISIONS = ("fp32", "bf16", "fp16", "auto")
 
@@ -285,18 +293,24 @@ class TrainConfig:
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     run: RunConfig = field(default_factory=RunConfig)
 
-    def validate(self) -> "TrainConfig":
-        self.fill_dataset_defaults()
+    def resolve(self) -> "TrainConfig":
+        """A new config with the data set's defaults filled in (see DATASET_DEFAULTS), checked
+        as a whole: what training runs on. This config is left as it is."""
+        resolved = copy.deepcopy(self)
+        resolved.fill_dataset_defaults()
+        resolved.check()
+        return resolved
+
+    def check(self) -> None:
+        """Refuse settings that are out of range or contradict each other; changes nothing."""
         for section in self.sections().values():
             if hasattr(section, "validate"):
                 section.validate()
-        if self.data.dataset in UNFLIPPABLE and (self.augment.flip or self.augment.tta):
-            raise StriateError(f"mirroring {self.data.dataset} images changes their class (a "
-                               "mirrored 2 is not a 2); drop --flip and --tta")
+        if self.augment.flip or self.augment.tta:
+            check_mirrorable(self.data.dataset, "--flip and --tta")
         if self.run.nproc > 1 and self.run.engine != "torch":
             raise StriateError("--nproc trains data-parallel on the torch engine; drop --nproc "
                                "or use --engine torch")
-        return self
 
     def fill_dataset_defaults(self) -> None:
         """Settings left at None take the data set's default (see DATASET_DEFAULTS)."""

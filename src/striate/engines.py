@@ -1,13 +1,19 @@
 """The two engines behind one interface, chosen with --engine.
 
-Each engine module provides:
-    versions() -> dict                            library versions for run.json
-    check_model_options(name, options)            refuse unknown models/options before any work
-    build_learner(config, dataset, splits, preprocess) -> learner for striate.training.loop
-        (splits already preprocessed: float32 (N, *preprocess.output_shape) images)
-    load_predictor(checkpoint, device) -> (predict_proba, metadata)
-        predict_proba: (N, ...) float32 preprocessed inputs -> (N, classes) probabilities
-Everything else (data, splits, the loop, runs, checkpoints, evaluate, predict) is shared.
+Each engine module (striate.torch.engine, striate.numpy.engine) provides:
+    versions() -> dict                             library versions for run.json
+    check_model_options(name, options)             refuse unknown models/options before any work
+    build_learner(config, inputs, num_classes, preprocess) -> striate.training.learner.Learner
+        inputs: {split name: Split} preprocessed, float32 (N, *preprocess.output_shape) images
+    load_predictor(checkpoint, device) -> (log_proba, metadata)
+        log_proba: (N, ...) float32 preprocessed inputs -> (N, classes) class log-probabilities
+    load_model(checkpoint, device) -> (model, metadata)    the engine's own model object
+    initial_losses(config, sample, num_classes, preprocess) -> (loss, loss + sum W^2, any W != 0)
+    gradient_problem(config, sample, num_classes, preprocess, options, redraw_zero_weight)
+        -> (loss(), params, grads): float64 parameters as numpy arrays the check can nudge
+    unit_health(learner) -> list[UnitHealth]       dead or saturated units, where measurable
+Everything else (data, splits, the loop, evaluation, checks, lr-find, runs, checkpoints, evaluate,
+predict) is written once, above this interface.
 """
 
 import importlib
@@ -19,4 +25,10 @@ from striate.errors import StriateError
 def get_engine(name: str):
     if name not in ENGINES:
         raise StriateError(f"unknown engine {name!r}; choose one of {', '.join(ENGINES)}")
-    return importlib.import_module(f"striate.{name}.engine")
+    try:
+        return importlib.import_module(f"striate.{name}.engine")
+    except ModuleNotFoundError as error:
+        if error.name != "torch":
+            raise
+        raise StriateError("the torch engine needs PyTorch, which is not installed: `pip "
+                           "install torch`, or use --engine numpy") from None

@@ -9,14 +9,12 @@ falling, so that rate is already at the edge of divergence; a tenth of it still 
 (fastai's `lr_min` rule).
 """
 
-import argparse
 import json
 import math
-import shlex
 import time
 from dataclasses import dataclass, replace
 
-from striate.config import TrainConfig, flag_name
+from striate.config import TrainConfig
 from striate.errors import StriateError
 
 # Each step's loss is one minibatch's, so the curve is smoothed by an exponential moving average
@@ -62,18 +60,19 @@ def check_sweep(start: float, end: float, steps: int) -> None:
 
 
 def sweep(config: TrainConfig, lrs: list[float], show_progress: bool) -> tuple[Sweep, str]:
-    """Train a fresh model through `lrs`; (the sweep, a one-line description of the data)."""
+    """Train a fresh model through `lrs`, on either engine; (the sweep, a one-line description
+    of the data). config: resolved."""
     from tqdm import tqdm
 
-    from striate.torch.learner import train_minibatches
-    from striate.torch.engine import build_learner
-    from striate.training.session import preprocessed, training_data
+    from striate.data.pipeline import prepare
+    from striate.engines import get_engine
+    from striate.training.learner import train_minibatches
 
-    dataset, splits, preprocess = training_data(config)
-    train = splits["train"]
-    learner = build_learner(config, dataset,
-                            preprocessed({"train": train}, preprocess, dataset.pixel_max),
-                            preprocess)
+    engine = get_engine(config.run.engine)
+    engine.check_model_options(config.model.model, config.model.model_args)
+    data = prepare(config.data, config.run.seed)
+    learner = engine.build_learner(config, data.inputs(("train",)), data.dataset.num_classes,
+                                   data.preprocess)
     result = Sweep([], [], [], "end of sweep")
     average = 0.0
     steps = tqdm(zip(lrs, train_minibatches(learner, lrs)), total=len(lrs), unit="step",
@@ -90,27 +89,9 @@ def sweep(config: TrainConfig, lrs: list[float], show_progress: bool) -> tuple[S
             result.stopped_by = "divergence"
             break
     steps.close()
-    return result, f"{config.model.model} on {dataset.name} ({len(train)} training examples)"
-
-
-def train_command(args: argparse.Namespace, given: dict, lr: float) -> str:
-    """`striate train` with the same settings as this lr-find, at the learning rate `lr`."""
-    words = ["striate", "train"]
-    for flag in ("recipe", "config"):
-        if getattr(args, flag):
-            words += [f"--{flag}", getattr(args, flag)]
-    for name, value in given.items():
-        if name == "lr":
-            continue
-        if isinstance(value, bool):
-            words.append(flag_name(name) if value else f"--no-{flag_name(name)[2:]}")
-        elif isinstance(value, dict):
-            for key, option in value.items():
-                text = option if isinstance(option, str) else json.dumps(option)
-                words += ["--model-arg", f"{key}={text}"]
-        else:
-            words += [flag_name(name), str(value)]
-    return shlex.join([*words, "--lr", f"{lr:.2g}"])
+    train = data.splits["train"]
+    return result, (f"{config.model.model} on {data.dataset.name} ({len(train)} training "
+                    "examples)")
 
 
 def write_results(config: TrainConfig, result: Sweep, settings: dict, command: str):
@@ -138,32 +119,6 @@ def write_results(config: TrainConfig, result: Sweep, settings: dict, command: s
     return folder
 
 
-def cmd_lr_find(args: argparse.Namespace) -> None:
-    from striate.cli import config_from_args, show_progress, stop_on_sigterm
-
-    check_sweep(args.start_lr, args.end_lr, args.steps)
-    config, given = config_from_args(args)
-    config.validate()
-    if config.run.engine != "torch":
-        raise StriateError(f"lr-find runs on the torch engine only; drop --engine "
-                           f"{config.run.engine}")
-    stop_on_sigterm()
-    lrs = learning_rates(args.start_lr, args.end_lr, args.steps)
-    result, described = sweep(config, lrs, show_progress(config.run.progress))
-    if len(result.lrs) < 2:
-        raise StriateError(f"the loss was not finite from the first steps (lr "
-                           f"{args.start_lr:g}); lower --start-lr")
-    command = train_command(args, given, result.suggestion())
-    settings = {"start_lr": args.start_lr, "end_lr": args.end_lr, "steps": args.steps,
-                "smoothing": SMOOTHING, "divergence": DIVERGENCE}
-    folder = write_results(config, result, settings, command)
-    print(f"lr-find {described}: {len(result.lrs)} of {args.steps} steps, lr "
-          f"{result.lrs[0]:.1e} to {result.lrs[-1]:.1e}, stopped by {result.stopped_by}")
-    print(summary(result))
-    print(f"train with: {command}")
-    print(f"files in {folder}: lr_find.csv, lr_find.json, lr_find.png")
-
-
 def summary(result: Sweep) -> str:
     """Where the smoothed loss bottomed out, the suggestion, and a warning when the minimum
     sits at an end of the sweep (the range missed the useful rates)."""
@@ -179,26 +134,3 @@ def summary(result: Sweep) -> str:
         lines.append("note: the loss was still falling at the last step; sweep again with a "
                      "higher --end-lr")
     return "\n".join(lines)
-
-
-def add_commands(commands) -> None:
-    """Add this module's subcommands to the `striate` parser's subparsers."""
-    from striate.cli import add_config_flags, add_settings_sources
-
-    parser = commands.add_parser(
-        "lr-find", help="learning-rate range test: the loss as the rate grows, and a "
-        "suggested --lr", formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-        description="Train a fresh model one minibatch per step while the learning rate grows "
-        "from --start-lr to --end-lr; stop once the smoothed loss passes 4x its minimum. The "
-        "training flags choose the model, data and update rule; the sweep sets the rate, so "
-        "--lr and the schedule flags do not apply.")
-    add_settings_sources(parser)
-    sweep_flags = parser.add_argument_group("sweep options")
-    sweep_flags.add_argument("--start-lr", type=float, default=1e-7,
-                             help="learning rate of the first step")
-    sweep_flags.add_argument("--end-lr", type=float, default=10.0,
-                             help="learning rate of the last step")
-    sweep_flags.add_argument("--steps", type=int, default=100,
-                             help="minibatch steps; the rate grows by the same factor each step")
-    add_config_flags(parser)
-    parser.set_defaults(handler=cmd_lr_find)

@@ -1,38 +1,138 @@
-"""Models by name, the mechanism both engines' registries share.
+"""Models by name: one vocabulary, declared once, that both engines' registries build from.
 
-A builder is `builder(input_shape, num_classes, *, <its own options with defaults>, **engine
-settings)`; its signature is the one source of the options and defaults that `striate models`
-shows and that --model-arg is checked against.
+SPECS declares every model: a one-line description, the engines that have it, and its options
+with their defaults. The conventions are PyTorch's: `dropout` is the probability of zeroing a
+unit, batch norm is `batchnorm: bool`, and `init` is None (the model's own tutorial init) or a
+scheme name (small, lecun, he, glorot). Each engine keeps a ModelRegistry of builders,
+
+    builder(input_shape, num_classes, <the spec's options, in its order, with its defaults>,
+            **engine settings)
+
+and registering a builder whose options differ from its spec fails at import: the engines cannot
+drift apart. An engine that cannot honour an option's value refuses it rather than ignoring it.
+`striate models` lists describe_models(); --model-arg is checked against the spec.
+
+Nothing here imports torch: the NumPy engine must work without it.
 """
 
 import inspect
+from dataclasses import dataclass
 
 from striate.errors import StriateError
 
+BOTH = ("torch", "numpy")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    description: str           # one line, for `striate models`
+    engines: tuple[str, ...]   # the engines that have a builder for it
+    options: dict              # option -> default, in the builders' order
+
+
+SPECS = {spec.name: spec for spec in [
+    ModelSpec("logreg", "Softmax (multinomial logistic) regression, as in the tutorial's "
+              "logistic_sgd.py.", BOTH, {}),
+    ModelSpec("svm", "Linear multiclass SVM (hinge loss), as in cs231n.", ("numpy",),
+              {"weight_scale": 1e-3}),
+    ModelSpec("twolayer", "cs231n TwoLayerNet: affine - relu - affine.", ("numpy",),
+              {"hidden_dim": 100, "weight_scale": 1e-3}),
+    ModelSpec("mlp", "Multilayer perceptron (tutorial mlp.py): Glorot-uniform init, x4 for "
+              "sigmoid, He for relu.", BOTH, {"hidden": (500,), "activation": "tanh"}),
+    ModelSpec("lenet", "LeNet-5 as in the tutorial's convolutional_mlp.py: two conv-pool-tanh "
+              "stages, 500 tanh units.", BOTH,
+              {"nkerns": (20, 50), "filter_size": 5, "pool": 2, "hidden": 500,
+               "activation": "tanh"}),
+    ModelSpec("convnet3", "cs231n ThreeLayerConvNet: conv - relu - 2x2 max pool - affine - relu "
+              "- affine.", BOTH,
+              {"num_filters": 32, "filter_size": 7, "hidden_dim": 100, "weight_scale": None}),
+    ModelSpec("fcnet", "cs231n FullyConnectedNet: (affine - [batch norm] - activation - "
+              "[dropout]) x L - affine.", BOTH,
+              {"hidden_dims": (100, 100), "activation": "relu", "batchnorm": False,
+               "dropout": 0.0, "init": None, "weight_scale": 1e-2}),
+    ModelSpec("vgg", "cs231n VGG-like: [(conv3x3-bn-relu) x A - 2x2 max pool] x B - "
+              "(fc-bn-relu-[dropout]) x K.", BOTH,
+              {"num_filters": (64, 64, 128, 256), "As": (2, 2, 3, 3), "hidden_dims": (64, 64),
+               "dropout": 0.0, "init": None, "weight_scale": 1e-2}),
+    ModelSpec("resnet", "ResNet-9 (DAWNBench, Page 2018): prep - 3 x [conv-bn-relu - pool - "
+              "residual blocks].", ("torch",),
+              {"width": 64, "residual": (1, 0, 1), "init": None, "weight_scale": 1e-2}),
+]}
+
+
+def describe_models() -> list[ModelSpec]:
+    """Every model of either engine, by name: what `striate models` lists."""
+    return [SPECS[name] for name in sorted(SPECS)]
+
+
+def builder_options(builder) -> dict:
+    """The keyword options of a builder and their defaults (after input_shape, num_classes)."""
+    parameters = list(inspect.signature(builder).parameters.values())[2:]
+    return {p.name: p.default for p in parameters if p.kind is not p.VAR_KEYWORD}
+
+
+def check_builder(engine: str, name: str, builder) -> None:
+    """Refuse, at import, a builder the vocabulary does not give this engine or whose options
+    differ from its spec's."""
+    spec = SPECS.get(name)
+    if spec is None or engine not in spec.engines:
+        raise TypeError(f"the {engine} engine registers a model {name!r} that striate.registry."
+                        f"SPECS does not give it; declare it there")
+    options = builder_options(builder)
+    if list(options.items()) != list(spec.options.items()):
+        raise TypeError(f"the {engine} builder of {name} takes options {options}, but its spec "
+                        f"declares {spec.options}; both engines take the spec's names and "
+                        "defaults, in its order")
+
+
+# ---- the value rules of options that several models share -----------------------------------
+
+def positive_sizes(value, name: str) -> list[int]:
+    """An int or a list of ints, each >= 1 (layer sizes, filter counts)."""
+    sizes = [value] if isinstance(value, int) else list(value)
+    if not sizes or not all(isinstance(s, int) and s >= 1 for s in sizes):
+        raise ValueError(f"{name} must be one or more positive integers, got {value!r}")
+    return sizes
+
+
+def check_dropout(p: float) -> None:
+    if not 0 <= p < 1:
+        raise ValueError(f"dropout is the probability of zeroing a unit, in [0, 1), got {p}")
+
 
 class ModelRegistry(dict):
-    """name -> builder."""
+    """One engine's builders, name -> builder, each checked against its spec as it registers."""
+
+    def __init__(self, engine: str):
+        super().__init__()
+        self.engine = engine
 
     def register(self, name: str):
         def add(builder):
+            check_builder(self.engine, name, builder)
             self[name] = builder
             return builder
         return add
 
-    def options(self, name: str) -> dict:
-        """The keyword options of a model and their defaults."""
-        parameters = list(inspect.signature(self[name]).parameters.values())[2:]
-        return {p.name: p.default for p in parameters if p.kind is not p.VAR_KEYWORD}
-
-    def describe(self, name: str) -> str:
-        return inspect.getdoc(self[name]).splitlines()[0]
+    def check_complete(self) -> None:
+        """Every model the vocabulary gives this engine has a builder (call after the last)."""
+        missing = [name for name, spec in SPECS.items()
+                   if self.engine in spec.engines and name not in self]
+        if missing:
+            raise TypeError(f"striate.registry.SPECS gives the {self.engine} engine "
+                            f"{', '.join(missing)}, but it registers no builder for them")
 
     def check(self, name: str, options: dict) -> None:
         """Refuse an unknown model or option name; cheap, so it runs before any data is loaded."""
+        if name in SPECS and name not in self:
+            engines = SPECS[name].engines
+            raise StriateError(f"model {name} runs on the {' and '.join(engines)} engine only; "
+                               f"use --engine {engines[0]}")
         if name not in self:
             raise StriateError(f"unknown model {name!r}; choose one of {', '.join(sorted(self))} "
                                "(see `striate models`)")
-        accepted = self.options(name)
+        accepted = SPECS[name].options
         unknown = sorted(set(options) - set(accepted))
         if unknown:
             raise StriateError(f"model {name} has no option {unknown[0]!r}; its options are "

@@ -8,7 +8,8 @@
       metrics.json       final figures: best validation, test at best, epochs, why it stopped;
                          no clock readings, so the same seed and config give the same file
       model.safetensors  weights at the best validation point, with the model's metadata
-      train_state.pt     everything needed to resume (torch.load(weights_only=True) safe)
+      train_state.safetensors
+                         everything needed to resume: its arrays as tensors, the rest as JSON
 """
 
 import csv
@@ -19,14 +20,14 @@ import sys
 import time
 from pathlib import Path
 
-from striate import __version__
+from striate.version import __version__
 from striate.config import TrainConfig, config_from_yaml, to_yaml
 from striate.errors import StriateError
 from striate.files import atomic_write_text, make_directory
 
 CONFIG, RUN_INFO = "config.yaml", "run.json"
 METRICS_CSV, METRICS_JSON = "metrics.csv", "metrics.json"
-TRAIN_STATE = "train_state.pt"
+TRAIN_STATE = "train_state.safetensors"
 
 
 class RunDir:

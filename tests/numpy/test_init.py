@@ -63,7 +63,7 @@ def test_auto_is_he_before_relu_and_glorot_otherwise():
 
 def test_biases_zero_gamma_one_beta_zero():
     model = create_model("vgg", (1, 8, 8), 10, num_filters=(4,), As=(2,), hidden_dims=(6,))
-    model_fc = create_model("fcnet", (1, 8, 8), 10, normalization="batchnorm")
+    model_fc = create_model("fcnet", (1, 8, 8), 10, batchnorm=True)
     for params in (model.params, model_fc.params):
         for name, value in params.items():
             if name.startswith(("b", "beta")):
@@ -97,6 +97,33 @@ def test_mlp_init_follows_the_activation_as_in_torch(activation):
     if activation != "relu":       # Glorot uniform: the same bound
         assert np.abs(ours).max() == pytest.approx(torch_weight.abs().max().item(), rel=0.01)
     assert not model.params["W2"].any()
+
+
+@pytest.mark.parametrize("init_scheme", [None, "small", "lecun", "he", "glorot"])
+@pytest.mark.parametrize("activation", ["relu", "sigmoid"])
+def test_fcnet_init_schemes_draw_the_torch_engines_distributions(init_scheme, activation):
+    options = {"hidden_dims": [300], "activation": activation, "init": init_scheme,
+               "weight_scale": 0.003}
+    model = create_model("fcnet", (1, 20, 20), 10, **options)
+    torch.manual_seed(0)
+    state = create_torch_model("fcnet", (1, 20, 20), 10, **options).state_dict()
+    for name, key in (("W1", "hidden.fc1.weight"), ("W2", "output.weight")):
+        ours, theirs = model.params[name].std(), state[key].std().item()
+        assert ours == pytest.approx(theirs, rel=0.05, abs=1e-12), name  # zero output: both 0
+
+
+@pytest.mark.parametrize("init_scheme", [None, "small", "lecun", "he", "glorot"])
+def test_vgg_init_schemes_draw_the_torch_engines_distributions(init_scheme):
+    options = {"num_filters": [32, 64], "As": [1, 1], "hidden_dims": [100], "init": init_scheme,
+               "weight_scale": 0.05}
+    model = create_model("vgg", (3, 16, 16), 10, **options)
+    torch.manual_seed(0)
+    state = create_torch_model("vgg", (3, 16, 16), 10, **options).state_dict()
+    names = model.torch_names()
+    for name in model.params:
+        if name.startswith(("W", "b")):         # biases too: both zero
+            ours, theirs = model.params[name].std(), state[names[name][0]].std().item()
+            assert ours == pytest.approx(theirs, rel=0.1, abs=1e-12), name
 
 
 def test_convnet3_uses_weight_scale():

@@ -12,10 +12,10 @@ from striate.errors import StriateError
 from striate.numpy import init, optim
 from striate.numpy.gradient_check import eval_numerical_gradient, rel_error
 from striate.numpy.models import (MODELS, FullyConnectedNet, LeNet, LinearClassifier, LinearSVM,
-                                  ThreeLayerConvNet, TwoLayerNet, VGGNet, create_model,
-                                  model_options)
+                                  ThreeLayerConvNet, TwoLayerNet, VGGNet, create_model)
+from striate.numpy.weights import load_arrays, to_checkpoint
+from striate.registry import SPECS
 from striate.torch.models import create_model as create_torch_model
-from striate.torch.models import model_options as torch_model_options
 
 NUM_CLASSES = 5
 N = 6
@@ -27,9 +27,9 @@ CASES = [
     ("svm", (1, 4, 4), {}),
     ("twolayer", (2, 3, 3), {"hidden_dim": 7}),
     ("fcnet", (2, 3, 3), {"hidden_dims": (6, 5)}),
-    ("fcnet", (2, 3, 3), {"hidden_dims": (6, 5), "normalization": "batchnorm"}),
-    ("fcnet", (2, 3, 3), {"hidden_dims": (6, 5), "normalization": "batchnorm",
-                          "dropout_keep_ratio": 0.6}),
+    ("fcnet", (2, 3, 3), {"hidden_dims": (6, 5), "batchnorm": True}),
+    ("fcnet", (2, 3, 3), {"hidden_dims": (6, 5), "batchnorm": True, "dropout": 0.4,
+                          "activation": "tanh"}),
     ("mlp", (2, 3, 3), {"hidden": (6, 5), "activation": "tanh"}),
     ("mlp", (2, 3, 3), {"hidden": (6,), "activation": "sigmoid"}),
     ("mlp", (2, 3, 3), {"hidden": (6, 5), "activation": "relu"}),
@@ -40,7 +40,7 @@ CASES = [
     ("convnet3", (1, 7, 7), {"num_filters": 2, "filter_size": 4, "hidden_dim": 5}),
     ("vgg", (2, 6, 6), {"num_filters": (2, 3), "As": (1, 2), "hidden_dims": (5,)}),
     ("vgg", (1, 5, 5), {"num_filters": (2, 2, 2), "As": (1, 1, 1), "hidden_dims": (4, 3),
-                        "dropout_keep_ratio": 0.7}),
+                        "dropout": 0.3}),
 ]
 IDS = [f"{name}-{i}" for i, (name, _, _) in enumerate(CASES)]
 
@@ -175,16 +175,16 @@ def test_numerical_gradient_of_every_param(name, shape, options):
 
 
 def test_dropout_is_active_in_train_mode_only():
-    model, X, y = build("fcnet", (2, 3, 3), {"hidden_dims": (50,), "dropout_keep_ratio": 0.5})
+    model, X, y = build("fcnet", (2, 3, 3), {"hidden_dims": (50,), "dropout": 0.5})
     np.testing.assert_array_equal(model.loss(X), model.loss(X))          # test mode: identity
     losses = {model.loss(X, y)[0] for _ in range(3)}                      # fresh masks each call
     assert len(losses) == 3
 
 
 def test_reg_penalises_weights_only_with_the_torch_engines_convention():
-    plain, X, y = build("fcnet", (2, 3, 3), {"hidden_dims": (6,), "normalization": "batchnorm"})
-    regularized, _, _ = build("fcnet", (2, 3, 3), {"hidden_dims": (6,),
-                                                   "normalization": "batchnorm"}, reg=0.25)
+    plain, X, y = build("fcnet", (2, 3, 3), {"hidden_dims": (6,), "batchnorm": True})
+    regularized, _, _ = build("fcnet", (2, 3, 3), {"hidden_dims": (6,), "batchnorm": True},
+                              reg=0.25)
     loss, grads = plain.loss(X, y)
     loss_reg, grads_reg = regularized.loss(X, y)
     p = plain.params
@@ -227,57 +227,77 @@ def test_flat_inputs_work_for_affine_models():
 
 
 # ---- the same weights in both engines ---------------------------------------------------------
+# Through the checkpoint's own mapping (striate.numpy.weights and the models' torch_names()):
+# params, batch norm's running statistics and torch's count of train-mode batches.
 
 SHARED = [("logreg", (1, 6, 6), {}),
           ("mlp", (1, 6, 6), {"hidden": (8, 5), "activation": "sigmoid"}),
           ("lenet", (1, 12, 12), {"nkerns": (3, 4), "filter_size": 3, "hidden": 9}),
-          ("convnet3", (3, 8, 8), {"num_filters": 4, "filter_size": 3, "hidden_dim": 9})]
+          ("convnet3", (3, 8, 8), {"num_filters": 4, "filter_size": 3, "hidden_dim": 9}),
+          ("fcnet", (2, 3, 3), {"hidden_dims": (6, 5), "activation": "tanh"}),
+          ("fcnet", (2, 3, 3), {"hidden_dims": (6, 5), "batchnorm": True, "dropout": 0.3}),
+          # odd maps, which the pools round up: 5 -> 3 -> 2 -> 1
+          ("vgg", (1, 5, 5), {"num_filters": (2, 3, 2), "As": (1, 2, 1), "hidden_dims": (4, 3),
+                              "dropout": 0.2}),
+          ("vgg", (3, 8, 8), {"num_filters": (4, 6), "As": (2, 1), "hidden_dims": (5,)})]
+SHARED_IDS = [f"{name}-{i}" for i, (name, _, _) in enumerate(SHARED)]
+TRAIN_PASSES = 3
 
 
-def torch_to_numpy(torch_model, model):
-    state = torch_model.state_dict()
-    assert {key for key, _ in model.torch_names().values()} == set(state)
-    for name, (key, transposed) in model.torch_names().items():
-        array = state[key].numpy()
-        model.params[name] = np.ascontiguousarray(array.T if transposed else array)
+def numpy_state(model):
+    return {"params": model.params, "bn_params": model.bn_params}
 
 
-def numpy_to_torch(model, torch_model):
-    torch_model.load_state_dict({key: torch.from_numpy(np.ascontiguousarray(
-        model.params[name].T if transposed else model.params[name]))
-        for name, (key, transposed) in model.torch_names().items()})
+def batches_seen(torch_model):
+    return [norm.num_batches_tracked.item() for norm in torch_model.modules()
+            if isinstance(norm, torch.nn.modules.batchnorm._BatchNorm)]
 
 
-@pytest.mark.parametrize("name, shape, options", SHARED, ids=[case[0] for case in SHARED])
-def test_torch_weights_give_the_same_scores_in_numpy_and_back(name, shape, options):
+@pytest.mark.parametrize("name, shape, options", SHARED, ids=SHARED_IDS)
+def test_a_trained_state_gives_the_same_scores_in_the_other_engine(name, shape, options):
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((N, *shape)).astype(np.float32)
+    # train-mode passes move batch norm's running statistics away from 0 and 1
+    batches = [rng.standard_normal((8, *shape)).astype(np.float32) + 0.5
+               for _ in range(TRAIN_PASSES)]
     torch.manual_seed(0)
-    torch_model = create_torch_model(name, shape, NUM_CLASSES, **options).eval()
+    torch_model = create_torch_model(name, shape, NUM_CLASSES, **options)
     with torch.no_grad():
         for parameter in torch_model.parameters():
             parameter.add_(0.3 * torch.randn_like(parameter))    # the output layer starts at 0
-    X = np.random.default_rng(0).standard_normal((N, *shape)).astype(np.float32)
+        for batch in batches:
+            torch_model(torch.from_numpy(batch))
+    state = {key: value.numpy().copy() for key, value in torch_model.eval().state_dict().items()}
     model = create_model(name, shape, NUM_CLASSES, **options)
-    torch_to_numpy(torch_model, model)
+    load_arrays(model, state, "the torch state", name)
     with torch.no_grad():
         expected = torch_model(torch.from_numpy(X)).numpy()
     np.testing.assert_allclose(model.loss(X), expected, rtol=1e-4, atol=1e-5)
 
     randomize(model, np.random.default_rng(1))                  # and numpy -> torch
-    numpy_to_torch(model, torch_model)
+    for batch in batches:
+        model.loss(batch, np.arange(len(batch)) % NUM_CLASSES)
+    loaded = create_torch_model(name, shape, NUM_CLASSES, **options).eval()
+    loaded.load_state_dict({key: torch.from_numpy(array) for key, array
+                            in to_checkpoint(model, numpy_state(model)).items()})  # strict
     with torch.no_grad():
-        expected = torch_model(torch.from_numpy(X)).numpy()
+        expected = loaded(torch.from_numpy(X)).numpy()
     np.testing.assert_allclose(model.loss(X), expected, rtol=1e-4, atol=1e-5)
+    assert batches_seen(loaded) == [2 * TRAIN_PASSES] * len(model.bn_params)
 
 
-@pytest.mark.parametrize("name", ["logreg", "mlp", "lenet", "convnet3"])
-def test_shared_models_have_the_torch_options_and_parameter_shapes(name):
-    assert model_options(name) == torch_model_options(name)
-    model = create_model(name, (1, 28, 28), 10)
-    state = create_torch_model(name, (1, 28, 28), 10).state_dict()
-    assert set(model.params) == set(model.torch_names())
-    for param, (key, transposed) in model.torch_names().items():
-        shape = model.params[param].shape
-        assert (shape[::-1] if transposed else shape) == tuple(state[key].shape), param
+@pytest.mark.parametrize("name", sorted(name for name, spec in SPECS.items()
+                                        if set(spec.engines) == {"torch", "numpy"}))
+def test_shared_models_store_every_tensor_of_the_torch_state(name):
+    options = {"fcnet": {"batchnorm": True}}.get(name, {})
+    model = create_model(name, (1, 28, 28), 10, **options)
+    state = create_torch_model(name, (1, 28, 28), 10, **options).state_dict()
+    assert set(model.params) <= set(model.torch_names())
+    stored = to_checkpoint(model, numpy_state(model))
+    assert sorted(stored) == sorted(state)
+    for key, array in stored.items():
+        assert (array.shape, array.dtype) == (tuple(state[key].shape),
+                                              state[key].numpy().dtype), key
 
 
 @pytest.mark.parametrize("shape", [(1, 28, 28), (3, 32, 32)])
@@ -323,11 +343,32 @@ def test_registry_errors_name_the_valid_choices():
     with pytest.raises(StriateError, match="stage 2 of 5x5 filters and 2x2 pooling leaves no "
                                            "pixels of 8x8"):
         create_model("lenet", (1, 8, 8), 10)
-    with pytest.raises(StriateError, match="normalization"):
-        create_model("fcnet", (1, 8, 8), 10, normalization="layernorm")
+    with pytest.raises(StriateError, match="no option 'normalization'; its options are "
+                                           "hidden_dims, activation, batchnorm, dropout, init"):
+        create_model("fcnet", (1, 8, 8), 10, normalization="batchnorm")   # cs231n's name
     with pytest.raises(StriateError, match="one entry per stage"):
         create_model("vgg", (1, 8, 8), 10, num_filters=(4, 4), As=(1,))
+    with pytest.raises(StriateError, match="resnet runs on the torch engine only"):
+        create_model("resnet", (1, 8, 8), 10)
     for name in MODELS:
         with pytest.raises(StriateError) as error:
             create_model(name, (1, 8, 8), 10, bogus=1)
+        assert "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize("name, options, message", [
+    ("fcnet", {"dropout": 1.0}, "dropout is the probability of zeroing a unit"),
+    ("fcnet", {"dropout": -0.1}, "dropout is the probability of zeroing a unit"),
+    ("fcnet", {"hidden_dims": []}, "hidden_dims must be one or more positive integers"),
+    ("fcnet", {"activation": "swish"}, "activation must be one of tanh, sigmoid, relu"),
+    ("fcnet", {"init": "uniform"}, "init must be one of small, lecun, he, glorot"),
+    ("vgg", {"dropout": 1.5}, "dropout is the probability of zeroing a unit"),
+    ("vgg", {"num_filters": (4, 0), "As": (1, 1)}, "num_filters must be one or more positive"),
+    ("vgg", {"hidden_dims": []}, "hidden_dims must be one or more positive integers"),
+    ("vgg", {"init": "uniform"}, "init must be one of small, lecun, he, glorot"),
+])
+def test_both_engines_refuse_the_same_option_values(name, options, message):
+    for create in (create_model, create_torch_model):
+        with pytest.raises(StriateError, match=message) as error:
+            create(name, (1, 8, 8), 10, **options)
         assert "\n" not in str(error.value)

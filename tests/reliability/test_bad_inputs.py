@@ -22,7 +22,8 @@ from PIL import Image
 
 from data.conftest import Formats, accept, isolated_lookup  # noqa: F401 (fixtures)
 from helpers import tree_snapshot
-from striate.checkpoint import WEIGHTS_FILE, load_weights, read_checkpoint, save_weights
+from striate.checkpoint import (STATE_KEY, WEIGHTS_FILE, load_state, load_weights,
+                                read_checkpoint, save_state, save_weights)
 from striate.cli import main
 from striate.data import load_dataset
 from striate.data.sources import (CIFAR10_ARCHIVE, MNIST_PICKLE, TEST_LABELS, TRAIN_IMAGES,
@@ -249,7 +250,7 @@ def torch_saved(value) -> bytes:
 
 
 def resume_with_state(make: Callable[[Workspace], bytes]):
-    """`train --resume` of a copy of the run whose train_state.pt holds `make(ws)`."""
+    """`train --resume` of a copy of the run whose train state file holds `make(ws)`."""
     def build(ws: Workspace) -> list:
         run = ws.copy_of_run()
         (run / TRAIN_STATE).write_bytes(make(ws))
@@ -259,6 +260,28 @@ def resume_with_state(make: Callable[[Workspace], bytes]):
 
 def cut_state(ws: Workspace) -> bytes:
     return (ws.run / TRAIN_STATE).read_bytes()[:300]
+
+
+def safetensors_with(metadata: dict) -> Callable[[Workspace], bytes]:
+    """A safetensors file of one tensor, named "0", and `metadata`."""
+    from safetensors.numpy import save
+
+    return lambda ws: save({"0": np.zeros(2, np.float32)}, metadata=metadata)
+
+
+def saved_state(ws: Workspace, state: dict) -> bytes:
+    """`state` as save_state writes it: well-formed, whatever it holds."""
+    save_state(ws.inputs / "state", state)
+    return (ws.inputs / "state").read_bytes()
+
+
+def edited_state(edit: Callable[[dict], None]) -> Callable[[Workspace], bytes]:
+    """The run's own train state with `edit(state)` applied."""
+    def make(ws: Workspace) -> bytes:
+        state = load_state(ws.run / TRAIN_STATE)
+        edit(state)
+        return saved_state(ws, state)
+    return make
 
 
 # ---- pickles that run code when unpickled: os.system("touch WS/pwned")
@@ -288,10 +311,11 @@ def hostile_extracted_batch(ws: Workspace) -> list:
     return train_on("cifar10", ws.inputs)
 
 
+# A torch.save file, as earlier versions of striate wrote train states: a pickle inside.
 hostile_train_state = resume_with_state(lambda ws: torch_saved({"loop": hostile(ws)}))
 hostile_model_file = checkpoint_bytes(lambda ws: pickle.dumps(hostile(ws), protocol=2))
 HOSTILE = {"mnist.pkl.gz": hostile_mnist_pickle, "cifar-archive-batch": hostile_cifar_batch,
-           "cifar-extracted-batch": hostile_extracted_batch, "train_state.pt": hostile_train_state,
+           "cifar-extracted-batch": hostile_extracted_batch, "train-state": hostile_train_state,
            "model.safetensors": hostile_model_file}
 
 
@@ -302,7 +326,7 @@ def data_dir_is_a_file(ws: Workspace) -> list:
 
 
 def train_state_of_another_kind(ws: Workspace) -> bytes:
-    return torch_saved({"weights": torch.zeros(3)})
+    return saved_state(ws, {"weights": np.zeros(3)})
 
 
 def set_meta(**changes) -> Callable[[dict, dict], None]:
@@ -488,8 +512,22 @@ CASES = [
          "cannot read training state", "start a new run"),
     Case("resume-state-of-another-kind", resume_with_state(train_state_of_another_kind),
          "does not match the run's config.yaml", "start a new run"),
-    Case("resume-state-runs-code", hostile_train_state,
-         "holds objects other than tensors", "start a new run"),
+    Case("resume-state-is-a-pickle-that-runs-code", hostile_train_state,
+         "cannot read training state", "start a new run"),
+    Case("resume-state-of-another-program", resume_with_state(safetensors_with({"format": "pt"})),
+         "its metadata holds no striate state", "start a new run"),
+    Case("resume-state-json-unparseable",
+         resume_with_state(safetensors_with({STATE_KEY: "{'loop': 1}"})),
+         "its metadata is not JSON", "start a new run"),
+    Case("resume-state-json-nested-too-deeply",
+         resume_with_state(safetensors_with({STATE_KEY: "[" * 100_000 + "]" * 100_000})),
+         "nested too deeply", "start a new run"),
+    Case("resume-state-refers-to-a-missing-array",
+         resume_with_state(safetensors_with({STATE_KEY: '{"loop": {"$array": "7"}}'})),
+         "a reference to an array it does not hold: '7'", "start a new run"),
+    Case("resume-state-history-is-a-string",
+         resume_with_state(edited_state(lambda state: state["loop"].update(history="abc"))),
+         "does not match the run's config.yaml", "start a new run"),
     Case("resume-with-changed-settings", lambda ws: ["train", "--resume", ws.copy_of_run(),
                                                      "--model", "mlp"],
          "continues", "drop --model"),

@@ -21,11 +21,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 import striate
-from striate.checkpoint import load_weights
+from striate.checkpoint import load_state, load_weights
 from striate.config import config_from_yaml
+from striate.runs import TRAIN_STATE
 
 ARGS = ("--dataset", "digits", "--model", "mlp", "--model-arg", "hidden=64", "--epochs", "4",
         "--batch-size", "32", "--validation-frequency", "10", "--seed", "7", "--progress", "off")
@@ -88,14 +88,13 @@ def csv_rows(run: Path) -> list[dict]:
 
 def finished_run(run: Path) -> dict:
     return {"metrics": json.loads((run / "metrics.json").read_text()), "rows": csv_rows(run),
-            "history": without_clock(torch.load(run / "train_state.pt",
-                                                weights_only=True)["loop"]["history"]),
+            "history": without_clock(load_state(run / TRAIN_STATE)["loop"]["history"]),
             "weights": load_weights(run)[0]}
 
 
 def epochs_saved_intact(run: Path, whole: dict) -> int:
     """Check that every file a killed run left is whole, loads, and agrees with the
-    uninterrupted run so far; return the epochs its train_state.pt commits (0: none)."""
+    uninterrupted run so far; return the epochs its train state commits (0: none)."""
     if (run / "config.yaml").exists():
         config_from_yaml(run / "config.yaml")
     if (run / "run.json").exists():
@@ -106,9 +105,9 @@ def epochs_saved_intact(run: Path, whole: dict) -> int:
         assert all(np.isfinite(array).all() for array in load_weights(run)[0].values())
     if (run / "metrics.json").exists():
         assert json.loads((run / "metrics.json").read_text()) == whole["metrics"]
-    if not (run / "train_state.pt").exists():
+    if not (run / TRAIN_STATE).exists():
         return 0
-    state = torch.load(run / "train_state.pt", weights_only=True)
+    state = load_state(run / TRAIN_STATE)
     history = without_clock(state["loop"]["history"])
     assert history == whole["history"][:len(history)]
     assert len(rows) in (len(history), len(history) + 1)  # metrics.csv is written first
@@ -175,7 +174,7 @@ class Chain:
             phase, count = "write", 1
         elif phase == "evaluate" and remaining:
             count = self.rng.randint(1, VALIDATIONS_PER_EPOCH * remaining)
-        else:  # at least two writes per epoch (metrics.csv, train_state.pt), three at the end
+        else:  # at least two writes per epoch (metrics.csv, the train state), three at the end
             phase = "write"
             count = self.rng.randint(1, 2 * fresh + 2 * remaining + 3 * (remaining == 0))
         done = subprocess.run([sys.executable, "-c", KILLER, phase, str(count),
@@ -237,14 +236,14 @@ def test_sigkill_at_random_moments_then_resume_gives_the_uninterrupted_run(cli, 
 
 
 def fail_second_state_write(monkeypatch, failure: str) -> None:
-    """The second train_state.pt write fails: with ENOSPC half-way through writing its
+    """The second train state write fails: with ENOSPC half-way through writing its
     temporary file (a full disk), or with EROFS when creating it (a read-only directory)."""
     calls = []
     if failure == "full disk":
         real_write_bytes = Path.write_bytes
 
         def write_bytes(path, data):
-            if path.name.startswith(".train_state.pt."):
+            if path.name.startswith(f".{TRAIN_STATE}."):
                 calls.append(path)
                 if len(calls) == 2:
                     real_write_bytes(path, data[:len(data) // 2])
@@ -256,7 +255,7 @@ def fail_second_state_write(monkeypatch, failure: str) -> None:
         real_mkstemp = tempfile.mkstemp
 
         def mkstemp(*args, prefix=None, **kwargs):
-            if prefix == ".train_state.pt.":
+            if prefix == f".{TRAIN_STATE}.":
                 calls.append(prefix)
                 if len(calls) == 2:
                     raise OSError(errno.EROFS, os.strerror(errno.EROFS))
@@ -280,7 +279,7 @@ def test_a_failed_checkpoint_write_keeps_the_last_good_one(cli, tmp_path, monkey
     assert result.code == 2 and result.err.count("\n") == 1 and "Traceback" not in result.err
     assert result.err.startswith("striate: error: cannot write")
     assert reason in result.err and f"continue with `striate train --resume {run}`" in result.err
-    assert torch.load(run / "train_state.pt", weights_only=True)["loop"]["epoch"] == 1
+    assert load_state(run / TRAIN_STATE)["loop"]["epoch"] == 1
     assert load_weights(run)[0].keys() == whole["weights"].keys()
     assert not partial_writes(run)
 

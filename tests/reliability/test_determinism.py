@@ -11,7 +11,7 @@ ENGINE_ARGS = {
     "torch": ("--engine", "torch", "--model", "lenet", "--model-arg", "filter_size=3",
               "--model-arg", "nkerns=4,8", "--model-arg", "hidden=16", "--model-arg", "pool=1"),
     "numpy": ("--engine", "numpy", "--model", "fcnet", "--model-arg", "hidden_dims=32,32",
-              "--model-arg", "dropout_keep_ratio=0.8"),
+              "--model-arg", "dropout=0.2"),
 }
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from striate.config import TrainConfig
 from striate.data.splits import stratified_fold
-from striate.training.session import load_data, prepare_splits
+from striate.data.pipeline import load_data, split
 
 QUICK = ("--dataset", "digits", "--model", "logreg", "--epochs", "2", "--progress", "off")
 
@@ -16,7 +16,7 @@ QUICK = ("--dataset", "digits", "--model", "logreg", "--epochs", "2", "--progres
 def digits_pool_labels():
     config = TrainConfig()
     config.data.dataset = "digits"
-    return load_data(config).train.labels
+    return load_data(config.data).train.labels
 
 
 @pytest.mark.parametrize("folds", [3, 5])
@@ -45,8 +45,8 @@ def test_folds_are_dealt_by_the_seed():
 def test_a_fold_run_validates_on_its_fold():
     config = TrainConfig()
     config.data.dataset, config.data.folds, config.data.fold = "digits", 4, 3
-    dataset = load_data(config)
-    splits = prepare_splits(dataset, config)
+    dataset = load_data(config.data)
+    splits = split(dataset, config.data, config.run.seed)
     _, valid = stratified_fold(dataset.train.labels, 4, 3, config.run.seed)
     assert np.array_equal(splits["valid"].labels, dataset.train.labels[valid])
     assert len(splits["train"]) + len(splits["valid"]) == len(dataset.train)

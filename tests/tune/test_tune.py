@@ -61,7 +61,7 @@ def test_the_best_trial_is_the_best_of_the_trials_run(cli, tmp_path, strategy):
     best = min(study["trials"], key=lambda t: t["valid_error"])
     assert study["best"]["valid_error"] == best["valid_error"]
     assert study["best"]["params"] == best["params"]
-    config = config_from_yaml(directory / "best.yaml").validate()
+    config = config_from_yaml(directory / "best.yaml").resolve()
     assert (config.optim.lr, config.optim.weight_decay) == (best["params"]["lr"],
                                                              best["params"]["weight_decay"])
     rows = list(csv.DictReader((directory / "trials.csv").open()))

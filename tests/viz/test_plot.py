@@ -16,7 +16,7 @@ from striate.inference import evaluate
 from striate.viz.features import feature_maps
 from striate.viz.plots import PlotOptions, Subject
 from striate.viz.study import cross_validation_figure, heatmap_figure, read_study
-from striate.viz.weights import first_layer, layer_filters, random_filter_responses
+from striate.viz.weights import layer_filters, random_filter_responses
 
 RUN_PLOTS = {"loss", "error", "lr", "filters", "features-features.conv1.conv",
              "features-features.conv2.conv", "confusion", "wrong"}
@@ -61,10 +61,27 @@ def test_logreg_filters_are_its_weight_rows_as_images(cli, logreg_run, tmp_path)
     assert_pictures(paths, RUN_PLOTS - {"features-features.conv1.conv",
                                         "features-features.conv2.conv"})
     subject = Subject(logreg_run)
-    name, layer = first_layer(subject.model)
-    rows = layer_filters(name, layer, (1, 8, 8))                      # (10, 1, 8, 8)
+    name, weight = subject.engine.first_layer(subject.model)
+    rows = layer_filters(name, weight, (1, 8, 8))                     # (10, 1, 8, 8)
     assert name == "output" and rows.shape == (10, 1, 8, 8)
-    np.testing.assert_array_equal(rows[3].reshape(-1), layer.weight[3].detach().numpy())
+    np.testing.assert_array_equal(rows[3].reshape(-1),
+                                  subject.model.output.weight[3].detach().numpy())
+
+
+@pytest.mark.parametrize("model", ["svm", "twolayer"])
+def test_numpy_only_models_are_plotted_through_their_engine(cli, tmp_path, model):
+    """svm and twolayer exist in the NumPy engine only: their filters are W1's columns."""
+    assert cli("train", "--engine", "numpy", "--model", model, "--dataset", "digits",
+               "--epochs", "1", "--progress", "off", "--out-dir", tmp_path,
+               "--name", model).code == 0
+    paths = written(cli("plot", tmp_path / model, "--out", tmp_path / "plots"))
+    assert_pictures(paths, {"loss", "error", "lr", "filters", "confusion", "wrong"})
+    subject = Subject(tmp_path / model)
+    name, rows = subject.engine.first_layer(subject.model)            # (units, 64)
+    assert name == "W1"
+    np.testing.assert_array_equal(rows, subject.model.params["W1"].T)
+    features = cli("plot", tmp_path / model, "--what", "features", "--layers", "W1")
+    assert features.code == 2 and "NumPy engine's only" in features.err
 
 
 def test_flat_layers_show_as_units(cli, logreg_run, tmp_path):

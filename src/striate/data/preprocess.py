@@ -75,6 +75,12 @@ class Preprocess:
         """False where the output is component scores: convolutions, crops and flips need pixels."""
         return self.kind not in PROJECTIONS
 
+    def check_image_like(self, refusal: str) -> None:
+        """Raise `refusal` (what needs pixels, and what to drop) where the output is component
+        scores."""
+        if not self.is_image_like():
+            raise StriateError(refusal)
+
     def apply(self, images: np.ndarray, pixel_max: float) -> np.ndarray:
         """(N, C, H, W) pixels -> (N, *output_shape) float32, scaled to [0, 1] and transformed."""
         if tuple(images.shape[1:]) != self.input_shape:

@@ -8,11 +8,14 @@ into the other. NumPy-only models store their params under their own names.
 
 import numpy as np
 
-from striate.checkpoint import check_tensors_match, load_weights, model_input_shape
+from striate.checkpoint import load_weights, model_input_shape
 from striate.config import TrainConfig, flag_name
-from striate.data import Dataset, Preprocess, Split
+from striate.data import Preprocess, Split
 from striate.errors import StriateError
-from striate.numpy.learner import NumpyLearner
+from striate.numpy.learner import NumpyLearner, log_softmax
+from striate.numpy.losses import is_weight
+from striate.numpy.weights import checkpoint_layout, load_arrays
+from striate.training.learner import UnitHealth
 from striate.training.world import world_from_env
 from striate.numpy.models import check_model_options, create_model  # noqa: F401 (engine API)
 
@@ -39,19 +42,26 @@ def check_torch_only_settings(config: TrainConfig) -> None:
                            "use --engine torch")
 
 
-def build_learner(config: TrainConfig, dataset: Dataset, splits: dict[str, Split],
+def build_learner(config: TrainConfig, inputs: dict[str, Split], num_classes: int,
                   preprocess: Preprocess) -> NumpyLearner:
-    """splits: already preprocessed, (N, *preprocess.output_shape) float32 images."""
+    """inputs: preprocessed splits, (N, *preprocess.output_shape) float32 images."""
     check_cpu(config.run.device)
     check_torch_only_settings(config)
     if world_from_env().size > 1:
         raise StriateError("the numpy engine trains in one process; run it without torchrun, "
                            "or use --engine torch for data-parallel training")
-    model = create_model(config.model.model, preprocess.output_shape, dataset.num_classes,
-                         seed=config.run.seed, **config.model.model_args)
-    check_batch_norm_batches(model, len(splits["train"]), config.optim.batch_size)
-    arrays = {name: (split.images, split.labels) for name, split in splits.items()}
+    model = fresh_model(config, preprocess.output_shape, num_classes)
+    check_batch_norm_batches(model, len(inputs["train"]), config.optim.batch_size)
+    arrays = {name: (split.images, split.labels) for name, split in inputs.items()}
     return NumpyLearner(model, arrays, config.optim, config.run.seed)
+
+
+def fresh_model(config: TrainConfig, input_shape, num_classes: int, **settings):
+    """The configured model, its initial weights (and dropout masks) drawn from the seed;
+    `settings` (dtype, reg, model options) over the configured ones."""
+    options = {**config.model.model_args, **settings}
+    return create_model(config.model.model, input_shape, num_classes, seed=config.run.seed,
+                        **options)
 
 
 def check_batch_norm_batches(model, examples: int, batch_size: int) -> None:
@@ -65,72 +75,67 @@ def check_batch_norm_batches(model, examples: int, batch_size: int) -> None:
                            f"a minibatch of 1; choose another --batch-size")
 
 
-def checkpoint_layout(model) -> dict[str, tuple[str, bool]]:
-    """numpy name -> (checkpoint name, transposed?) for every array the checkpoint holds."""
-    if hasattr(model, "torch_names"):
-        return model.torch_names()
-    layout = {name: (name, False) for name in model.params}
-    for index, bn_param in enumerate(getattr(model, "bn_params", [])):
-        for key in ("running_mean", "running_var"):
-            if key in bn_param:
-                layout[f"bn_params.{index}.{key}"] = (f"bn_params.{index}.{key}", False)
-    return layout
-
-
-def to_checkpoint(model, state: dict) -> dict[str, np.ndarray]:
-    """The arrays of a learner state ({"params", "bn_params"}) under checkpoint names."""
-    arrays = {}
-    for name, (stored, transposed) in checkpoint_layout(model).items():
-        array = lookup(state, name)
-        arrays[stored] = array.T if transposed else array
-    return arrays
-
-
-def lookup(state: dict, name: str) -> np.ndarray:
-    if name.startswith("bn_params."):
-        _, index, key = name.split(".")
-        return state["bn_params"][int(index)][key]
-    return state["params"][name]
-
-
-def load_model(checkpoint):
+def load_model(checkpoint, device: str = "auto"):
     """Rebuild the NumPy model a checkpoint describes and load its weights; (model, meta)."""
+    check_cpu(device)
     tensors, meta = load_weights(checkpoint)
     model = create_model(meta["model"], model_input_shape(meta), len(meta["class_names"]),
                          **meta["model_args"])
-    layout = checkpoint_layout(model)
-    expected = {}
-    for name, (stored, transposed) in layout.items():
-        shape = lookup({"params": model.params, "bn_params": getattr(model, "bn_params", [])},
-                       name).shape
-        expected[stored] = shape[::-1] if transposed else shape
-    check_tensors_match(tensors, expected, checkpoint, meta["model"])
-    for name, (stored, transposed) in layout.items():
-        array = tensors[stored].T if transposed else tensors[stored]
-        if name.startswith("bn_params."):
-            _, index, key = name.split(".")
-            model.bn_params[int(index)][key] = np.ascontiguousarray(array)
-        else:
-            model.params[name] = np.ascontiguousarray(array, dtype=model.params[name].dtype)
+    load_arrays(model, tensors, checkpoint, meta["model"])
     return model, meta
 
 
 def load_predictor(checkpoint, device: str = "auto"):
-    """(predict_proba, metadata): preprocessed (N, ...) float32 inputs -> (N, classes) numpy."""
-    check_cpu(device)
-    model, meta = load_model(checkpoint)
-
-    def predict_proba(images):
-        scores = model.loss(images)                                   # (N, classes)
-        shifted = np.exp(scores - scores.max(axis=1, keepdims=True))
-        return shifted / shifted.sum(axis=1, keepdims=True)
-
-    return predict_proba, meta
+    """(log_proba, metadata): preprocessed (N, ...) float32 inputs -> (N, classes) numpy
+    class log-probabilities."""
+    model, meta = load_model(checkpoint, device)
+    return (lambda images: log_softmax(model.loss(images))), meta
 
 
-def run_checks(config: TrainConfig, images: np.ndarray, labels: np.ndarray, num_classes: int):
-    """`striate check`: images (N, C, H, W) float32 preprocessed, labels (N,) int64."""
-    from striate.numpy import check
+def initial_losses(config: TrainConfig, sample: Split, num_classes: int,
+                   preprocess: Preprocess) -> tuple[float, float, bool]:
+    """(data loss, data loss + sum W^2, whether any weight is non-zero) of the fresh model."""
+    shape = preprocess.output_shape
+    loss, _ = fresh_model(config, shape, num_classes).loss(sample.images, sample.labels)
+    regularized = fresh_model(config, shape, num_classes, reg=1.0)
+    loss_reg, _ = regularized.loss(sample.images, sample.labels)
+    weights = [value for name, value in regularized.params.items() if is_weight(name)]
+    return loss, loss_reg, any(bool(weight.any()) for weight in weights)
 
-    return check.run_checks(config.model.model, config.model.model_args, images, labels,
-                            num_classes, config.run.seed)
+
+def gradient_problem(config: TrainConfig, sample: Split, num_classes: int,
+                     preprocess: Preprocess, options: dict, redraw_zero_weight):
+    """(loss, params, grads) of the model with `options` over the configured ones, in float64,
+    on `sample`: loss() -> float of the current params (the model's own arrays: nudging one
+    nudges the model), and the backward pass's gradient of each. redraw_zero_weight(array) gives
+    an all-zero weight small random values, in place, before the gradients are taken."""
+    model = fresh_model(config, preprocess.output_shape, num_classes, dtype=np.float64,
+                        **options)
+    if hasattr(model, "dropout_seed"):  # the same masks in every call, or differences are noise
+        model.dropout_seed = config.run.seed
+    for name, value in model.params.items():
+        if is_weight(name):
+            redraw_zero_weight(value)
+    x, y = sample.images.astype(np.float64), sample.labels
+    _, grads = model.loss(x, y)
+    # Under checkpoint names, so that both engines' rows name a shared model's parameters
+    # alike; a transposed weight is a view, which the check still nudges in place.
+    names = {name: layout for name, layout in checkpoint_layout(model).items()
+             if name in model.params}
+    params = {stored: model.params[name].T if transposed else model.params[name]
+              for name, (stored, transposed) in names.items()}
+    grads = {stored: grads[name].T if transposed else grads[name]
+             for name, (stored, transposed) in names.items()}
+    return (lambda: model.loss(x, y)[0]), params, grads
+
+
+def unit_health(learner: NumpyLearner) -> list[UnitHealth]:
+    """Not measured by the NumPy engine: its layers keep no hooks to watch activations."""
+    return []
+
+
+def first_layer(model) -> tuple[str, np.ndarray]:
+    """(name, weight) of the layer that sees the pixels, W1: (K, C, f, f) for a convolution;
+    an affine one's (D, units) is given as (units, D), one row per unit as in torch."""
+    weight = model.params["W1"]
+    return "W1", weight if weight.ndim == 4 else weight.T

@@ -8,24 +8,19 @@ import copy
 import math
 
 import numpy as np
-import torch
 
 from striate.config import OptimConfig
 from striate.numpy import optim
-from striate.numpy.losses import softmax_loss
+from striate.numpy.losses import is_weight, weight_penalty
+from striate.numpy.weights import checkpoint_layout, to_checkpoint
+from striate.training.learner import NOT_EVALUATED, Evaluation, Tally
 from striate.training.order import epoch_order
 from striate.training.world import World
 
 EVAL_BATCH = 1000        # examples per evaluation forward pass
-TRAIN_ERROR_SAMPLE = 1000  # training error is measured on this many examples, as cs231n does
 
 RULES = {"sgd": optim.sgd, "momentum": optim.sgd_momentum, "nesterov": optim.nesterov,
          "rmsprop": optim.rmsprop, "adam": optim.adam}
-
-
-def is_weight(name: str) -> bool:
-    """cs231n names weights W1, W2, ...; biases (b), gamma and beta are never penalised."""
-    return name.startswith("W")
 
 
 def rule_config(config: OptimConfig, decay: float) -> dict:
@@ -40,7 +35,15 @@ def rule_config(config: OptimConfig, decay: float) -> dict:
     return settings
 
 
+def log_softmax(scores: np.ndarray) -> np.ndarray:
+    """(N, classes) class scores -> log-probabilities; the max is subtracted so exp never
+    overflows."""
+    shifted = scores - scores.max(axis=1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+
+
 class NumpyLearner:
+    """striate.training.learner.Learner for the NumPy models."""
     world = World()  # one process: data-parallel training is the torch engine's
 
     def __init__(self, model, splits: dict[str, tuple[np.ndarray, np.ndarray]],
@@ -61,47 +64,46 @@ class NumpyLearner:
 
     def start_epoch(self, epoch: int) -> None:
         self.order = epoch_order(self.seed, epoch, len(self.splits["train"][1]))
-        self.loss_sum = 0.0
+        self.loss_sum, self.wrong = 0.0, 0
 
-    def train_step(self, batch: int, lr: float) -> None:
+    def train_step(self, batch: int, lr: float) -> float:
+        """One update on minibatch `batch` of the epoch's order; returns its mean data loss."""
         images, labels = self.splits["train"]
         size = self.config.batch_size
         index = self.order[batch * size:(batch + 1) * size]
         loss, grads = self.model.loss(images[index], labels[index])  # data loss (reg is 0)
-        self.add_penalty_gradients(grads)
+        scores = self.model.last_scores                                  # (B, classes)
+        _, penalty_grads = weight_penalty(self.model.params, self.config.l1, self.config.l2)
         for name, value in self.model.params.items():
+            grad = grads[name] + penalty_grads[name] if name in penalty_grads else grads[name]
             self.rule_configs[name]["learning_rate"] = lr
             self.model.params[name], self.rule_configs[name] = self.rule(
-                value, grads[name], self.rule_configs[name])
+                value, grad, self.rule_configs[name])
         self.loss_sum += float(loss) * len(index)
-
-    def add_penalty_gradients(self, grads: dict) -> None:
-        """d/dW of lambda_1 * sum|W| + lambda_2 * sum W^2, the tutorials' L1 and L2_sqr terms."""
-        l1, l2 = self.config.l1, self.config.l2
-        for name, weight in self.model.params.items():
-            if is_weight(name) and (l1 or l2):
-                grads[name] = grads[name] + l1 * np.sign(weight) + 2 * l2 * weight
+        self.wrong += int((scores.argmax(axis=1) != labels[index]).sum())
+        return float(loss)
 
     def end_epoch(self) -> tuple[float, float]:
-        """Mean training data loss over the epoch's minibatches; error on a fixed sample."""
-        images, labels = self.splits["train"]
-        sample = np.arange(min(TRAIN_ERROR_SAMPLE, len(labels)))
-        scores = self.scores(images[sample])
-        return self.loss_sum / len(labels), float(np.mean(scores.argmax(1) != labels[sample]))
+        """Mean training data loss and error over the epoch's minibatches (as trained on)."""
+        n = len(self.splits["train"][1])
+        return self.loss_sum / n, self.wrong / n
 
-    def scores(self, images: np.ndarray) -> np.ndarray:
-        """(N, classes) class scores in test mode, in batches."""
-        return np.concatenate([self.model.loss(images[start:start + EVAL_BATCH])
-                               for start in range(0, len(images), EVAL_BATCH)])
-
-    def evaluate(self, split: str) -> tuple[float, float]:
-        """Mean softmax cross-entropy and zero-one error of the current weights on a split."""
+    def evaluate(self, split: str) -> Evaluation:
+        """Of the current weights, in test mode, EVAL_BATCH examples at a time."""
         if split not in self.splits:
-            return math.nan, math.nan
+            return NOT_EVALUATED
         images, labels = self.splits[split]
-        scores = self.scores(images)
-        loss, _ = softmax_loss(scores, labels)
-        return float(loss), float(np.mean(scores.argmax(1) != labels))
+        tally = Tally()
+        for start in range(0, len(images), EVAL_BATCH):
+            scores = self.model.loss(images[start:start + EVAL_BATCH])       # (B, classes)
+            tally.add(log_softmax(scores), labels[start:start + EVAL_BATCH])
+        return tally.result()
+
+    def weights(self) -> dict[str, np.ndarray]:
+        stored = to_checkpoint(self.model, self.copy_state())
+        names = checkpoint_layout(self.model)
+        return {names[name][0]: stored[names[name][0]]
+                for name in self.model.params if is_weight(name)}
 
     def copy_state(self) -> dict:
         return copy.deepcopy({"params": self.model.params,
@@ -119,39 +121,16 @@ class NumpyLearner:
         self.set_state(self.best)
 
     def best_weights(self) -> dict[str, np.ndarray]:
-        from striate.numpy.engine import to_checkpoint
         return to_checkpoint(self.model, self.best)
 
     def state_dict(self) -> dict:
-        # numpy arrays become tensors so that the file loads with torch.load(weights_only=True)
-        return to_tensors({"current": self.copy_state(), "best": self.best,
-                           "rules": self.rule_configs,
-                           # where dropout's mask stream stands: a resume must draw the same masks
-                           "model_rng": self.model.rng.bit_generator.state})
+        return {"current": self.copy_state(), "best": self.best, "rules": self.rule_configs,
+                # where dropout's mask stream stands: a resume must draw the same masks
+                "model_rng": self.model.rng.bit_generator.state}
 
     def load_state_dict(self, state: dict) -> None:
-        state = to_arrays(state)
         self.set_state(state["current"])
         self.best = state["best"]
         self.rule_configs = state["rules"]
         self.model.rng.bit_generator.state = state["model_rng"]
 
-
-def to_tensors(value):
-    if isinstance(value, np.ndarray):
-        return torch.from_numpy(np.ascontiguousarray(value))
-    if isinstance(value, dict):
-        return {key: to_tensors(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [to_tensors(item) for item in value]
-    return value
-
-
-def to_arrays(value):
-    if isinstance(value, torch.Tensor):
-        return value.numpy()
-    if isinstance(value, dict):
-        return {key: to_arrays(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [to_arrays(item) for item in value]
-    return value

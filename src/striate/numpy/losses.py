@@ -55,3 +55,20 @@ def hinge_loss(scores, y, delta, squared):
     # Each violated margin pushes its class's score up and the correct class's score down.
     dmargins[rows, y] = -dmargins.sum(axis=1)
     return float(loss), dmargins / N
+
+
+def is_weight(name: str) -> bool:
+    """cs231n names weights W1, W2, ...; biases (b), gamma and beta are never penalised."""
+    return name.startswith("W")
+
+
+def weight_penalty(params: dict, l1: float, l2: float) -> tuple[float, dict]:
+    """The tutorials' L1 and L2_sqr terms, lambda_1 * sum|W| + lambda_2 * sum W^2, over the
+    weights of a params dict, and their gradients {name: l1 * sign(W) + 2 * l2 * W} (weights
+    only). The one penalty of the NumPy engine: a model's `reg` and the learner's --l1/--l2."""
+    loss, grads = 0.0, {}
+    for name, weight in params.items():
+        if is_weight(name) and (l1 or l2):
+            loss += l1 * float(np.abs(weight).sum()) + l2 * float(np.sum(weight * weight))
+            grads[name] = l1 * np.sign(weight) + 2 * l2 * weight
+    return loss, grads

@@ -13,10 +13,15 @@ Regularization follows the torch engine, not cs231n: loss += reg * sum(W ** 2) o
 (the W arrays; never biases, gamma or beta), so its gradient is 2 * reg * W. cs231n writes
 0.5 * reg * sum(W ** 2); our reg is half of theirs for the same penalty.
 
-The models that both engines have (logreg, mlp, lenet, convnet3) are the same functions of the
-same weights as striate.torch.models', initialised by the same schemes, and `torch_names()` maps
-each param to its torch state_dict key, so weights move between the engines (an affine weight is
-(D, M) here and torch's Linear.weight (M, D): transposed).
+The models that both engines have (logreg, mlp, lenet, convnet3, fcnet, vgg) are the same
+functions of the same weights as striate.torch.models', initialised by the same schemes, and
+`torch_names()` maps each param and batch-norm statistic to its torch state_dict key, so weights
+move between the engines (an affine weight is (D, M) here and torch's Linear.weight (M, D):
+transposed).
+
+The classes keep cs231n's constructor arguments (FullyConnectedNet(dropout_keep_ratio=...,
+normalization=...)); the registry's builders at the bottom take the model vocabulary of
+striate.registry, the same options as the torch engine's, and translate.
 
 Layers are looked up as module attributes at call time (layers.affine_forward, not a copy), so
 replacing a layer, as a test or a student does, changes every model built on it.
@@ -26,7 +31,7 @@ import math
 
 import numpy as np
 
-from striate.registry import ModelRegistry
+from striate.registry import ModelRegistry, check_dropout, positive_sizes
 from striate.numpy import fast_layers, init, layer_utils, layers, losses
 
 ACTIVATIONS = ("tanh", "sigmoid", "relu")
@@ -43,11 +48,6 @@ def activation_forward(name, x):
 
 def activation_backward(name, dout, cache):
     return getattr(layers, f"{name}_backward")(dout, cache)
-
-
-def is_weight(name: str) -> bool:
-    """Weights (W1, W2, ...) carry the L2 penalty; biases, gamma and beta do not."""
-    return name.startswith("W")
 
 
 def sizes(value) -> list[int]:
@@ -68,27 +68,46 @@ class Model:
         self.bn_params = []
 
     def add_bn(self, index: int, size: int) -> None:
-        """gamma{index}, beta{index} and the running statistics of a batch norm over `size`."""
+        """gamma{index}, beta{index} and the running statistics of a batch norm over `size`,
+        which must be bn_params[index - 1]."""
         self.params[f"gamma{index}"] = init.ones(size, self.dtype)
         self.params[f"beta{index}"] = init.zeros(size, self.dtype)
+        # num_batches_tracked: torch's count of train-mode passes, () int64. Nothing here reads
+        # it (the momentum is fixed), but checkpoints carry it so that torch loads them strictly.
         self.bn_params.append({"mode": "train", "running_mean": init.zeros(size, self.dtype),
-                               "running_var": init.ones(size, self.dtype)})
+                               "running_var": init.ones(size, self.dtype),
+                               "num_batches_tracked": np.zeros((), np.int64)})
 
     def start(self, X, y):
         """X in the model's dtype, and the mode ("train" with labels) set for batch norm."""
         mode = "test" if y is None else "train"
         for bn_param in self.bn_params:
             bn_param["mode"] = mode
+            if mode == "train":
+                bn_param["num_batches_tracked"] += 1
         return np.asarray(X).astype(self.dtype, copy=False), mode
+
+    def bn_torch_names(self, index: int, module: str) -> dict:
+        """torch_names() of batch norm `index` (gamma{index}, beta{index}, bn_params[index - 1])
+        when torch calls it `module`: gamma and beta are its weight and bias."""
+        names = {f"gamma{index}": (f"{module}.weight", False),
+                 f"beta{index}": (f"{module}.bias", False)}
+        for statistic in ("running_mean", "running_var", "num_batches_tracked"):
+            names[f"bn_params.{index - 1}.{statistic}"] = (f"{module}.{statistic}", False)
+        return names
+
+    def data_loss(self, scores, y):
+        """The softmax cross-entropy of (N, classes) scores and its gradient (losses.py). The
+        scores are kept as last_scores: the learner's training error is read from them."""
+        self.last_scores = scores
+        return losses.softmax_loss(scores, y)
 
     def add_penalty(self, loss: float, grads: dict) -> tuple[float, dict]:
         """loss + reg * sum(W ** 2) over the weights, and its gradient 2 * reg * W."""
-        if self.reg:
-            for name, weight in self.params.items():
-                if is_weight(name):
-                    loss += self.reg * float(np.sum(weight * weight))
-                    grads[name] = grads[name] + 2 * self.reg * weight
-        return float(loss), grads
+        penalty, penalty_grads = losses.weight_penalty(self.params, 0.0, self.reg)
+        for name, grad in penalty_grads.items():
+            grads[name] = grads[name] + grad
+        return float(loss) + penalty, grads
 
 
 class LinearClassifier(Model):
@@ -100,9 +119,6 @@ class LinearClassifier(Model):
         D = math.prod(sizes(input_dim))
         self.params["W1"] = init.small_gaussian((D, num_classes), weight_scale, self.rng, dtype)
         self.params["b1"] = init.zeros(num_classes, dtype)
-
-    def data_loss(self, scores, y):
-        raise NotImplementedError
 
     def loss(self, X, y=None):
         X, _ = self.start(X, y)
@@ -126,9 +142,6 @@ class SoftmaxClassifier(LinearClassifier):
                  dtype=np.float32, seed=0):
         super().__init__(input_dim, num_classes, weight_scale, reg, dtype, seed)
 
-    def data_loss(self, scores, y):
-        return losses.softmax_loss(scores, y)
-
     def torch_names(self):
         return {"W1": ("output.weight", True), "b1": ("output.bias", False)}
 
@@ -137,6 +150,7 @@ class LinearSVM(LinearClassifier):
     """A linear map and the multiclass hinge loss (losses.svm_loss, margin 1)."""
 
     def data_loss(self, scores, y):
+        self.last_scores = scores
         return losses.svm_loss(scores, y)
 
 
@@ -162,7 +176,7 @@ class TwoLayerNet(Model):
         scores, scores_cache = layers.affine_forward(hidden, p["W2"], p["b2"])        # (N, C)
         if y is None:
             return scores
-        loss, dscores = losses.softmax_loss(scores, y)
+        loss, dscores = self.data_loss(scores, y)
         grads = {}
         dhidden, grads["W2"], grads["b2"] = layers.affine_backward(dscores, scores_cache)
         _, grads["W1"], grads["b1"] = layer_utils.affine_relu_backward(dhidden, hidden_cache)
@@ -251,12 +265,23 @@ class FullyConnectedNet(Model):
                                                      self.params[f"b{L}"])      # (N, C)
         if y is None:
             return scores
-        loss, dscores = losses.softmax_loss(scores, y)
+        loss, dscores = self.data_loss(scores, y)
         grads = {}
         dh, grads[f"W{L}"], grads[f"b{L}"] = layers.affine_backward(dscores, scores_cache)
         for i in range(L - 1, 0, -1):
             dh = self.hidden_backward(dh, caches[i - 1], i, grads)
         return self.add_penalty(loss, grads)
+
+    def torch_names(self):
+        L, names = self.num_layers, {}
+        for i in range(1, L):
+            names[f"W{i}"] = (f"hidden.fc{i}.weight", True)
+            if f"b{i}" in self.params:
+                names[f"b{i}"] = (f"hidden.fc{i}.bias", False)
+            if self.normalization:
+                names.update(self.bn_torch_names(i, f"hidden.bn{i}"))
+        names[f"W{L}"], names[f"b{L}"] = ("output.weight", True), ("output.bias", False)
+        return names
 
 
 class MLP(FullyConnectedNet):
@@ -271,15 +296,6 @@ class MLP(FullyConnectedNet):
             raise ValueError("hidden must be one or more positive layer sizes")
         super().__init__(hidden, input_dim, num_classes, reg=reg, dtype=dtype, seed=seed,
                          activation=activation, weight_init="auto", zero_output=True)
-
-    def torch_names(self):
-        L = self.num_layers
-        names = {}
-        for i in range(1, L):
-            names[f"W{i}"] = (f"hidden.fc{i}.weight", True)
-            names[f"b{i}"] = (f"hidden.fc{i}.bias", False)
-        names[f"W{L}"], names[f"b{L}"] = ("output.weight", True), ("output.bias", False)
-        return names
 
 
 def conv_size(size, filter_size, pad=0, stride=1):
@@ -328,7 +344,7 @@ class ThreeLayerConvNet(Model):
         scores, scores_cache = layers.affine_forward(hidden, p["W3"], p["b3"])    # (N, C)
         if y is None:
             return scores
-        loss, dscores = losses.softmax_loss(scores, y)
+        loss, dscores = self.data_loss(scores, y)
         grads = {}
         dhidden, grads["W3"], grads["b3"] = layers.affine_backward(dscores, scores_cache)
         dpooled, grads["W2"], grads["b2"] = layer_utils.affine_relu_backward(dhidden, hidden_cache)
@@ -399,7 +415,7 @@ class LeNet(Model):
         scores, scores_cache = layers.affine_forward(h, p[f"W{k + 2}"], p[f"b{k + 2}"])
         if y is None:
             return scores
-        loss, dscores = losses.softmax_loss(scores, y)
+        loss, dscores = self.data_loss(scores, y)
         grads = {}
         dh, grads[f"W{k + 2}"], grads[f"b{k + 2}"] = layers.affine_backward(dscores, scores_cache)
         dh = activation_backward(self.activation, dh, fc_act_cache)
@@ -511,7 +527,7 @@ class VGGNet(Model):
         scores, scores_cache = layers.affine_forward(h, p[f"W{L}"], p[f"b{L}"])  # (N, C)
         if y is None:
             return scores
-        loss, dscores = losses.softmax_loss(scores, y)
+        loss, dscores = self.data_loss(scores, y)
         grads = {}
         dh, grads[f"W{L}"], grads[f"b{L}"] = layers.affine_backward(dscores, scores_cache)
         for index in range(L - 1, self.num_convs, -1):
@@ -529,70 +545,107 @@ class VGGNet(Model):
                 index -= 1
         return self.add_penalty(loss, grads)
 
+    def torch_names(self):
+        names, index = {}, 0
+        for stage, repeats in enumerate(self.stages, start=1):
+            for conv in range(1, repeats + 1):
+                index += 1
+                block = f"features.stage{stage}.conv{conv}"      # torch: (conv, bn, relu)
+                names[f"W{index}"] = (f"{block}.0.weight", False)
+                names.update(self.bn_torch_names(index, f"{block}.1"))
+        for hidden, index in enumerate(range(self.num_convs + 1, self.num_layers), start=1):
+            names[f"W{index}"] = (f"hidden.fc{hidden}.weight", True)
+            names.update(self.bn_torch_names(index, f"hidden.bn{hidden}"))
+        L = self.num_layers
+        names[f"W{L}"], names[f"b{L}"] = ("output.weight", True), ("output.bias", False)
+        return names
 
-# The registry. Each builder takes the input shape (C, H, W), the class count and its own
-# keyword options with defaults (the shared names have the torch engine's options and defaults);
-# create_model adds the engine-wide dtype, seed and reg.
 
-MODELS = ModelRegistry()
+# The registry. Each builder takes the input shape (C, H, W), the class count and the options of
+# its spec in striate.registry, the torch engine's names, defaults and meanings, which it
+# translates into the classes' cs231n arguments; create_model adds the engine-wide dtype, seed and
+# reg.
+
+MODELS = ModelRegistry("numpy")
 register = MODELS.register
-check_model_options, model_options, describe = MODELS.check, MODELS.options, MODELS.describe
+check_model_options = MODELS.check
+
+# The vocabulary's init names -> striate.numpy.init's schemes.
+INIT_SCHEMES = {"small": "gaussian", "lecun": "lecun", "he": "he", "glorot": "glorot"}
+
+
+def keep_ratio(dropout: float) -> float:
+    """cs231n's dropout_keep_ratio for the vocabulary's dropout (the probability of zeroing)."""
+    check_dropout(dropout)
+    return 1.0 - dropout
+
+
+def set_init(model: Model, scheme, weight_scale: float, activation: str = "relu") -> Model:
+    """Re-draw every weight W by `scheme`, as striate.torch.models.set_init_ does (the biases
+    already start at zero); None keeps the model's own tutorial initialisation."""
+    if scheme is None:
+        return model
+    if scheme not in INIT_SCHEMES:
+        raise ValueError(f"init must be one of {', '.join(INIT_SCHEMES)}, not {scheme!r}")
+    for name, value in model.params.items():
+        if losses.is_weight(name):
+            model.params[name] = init.init_weight(INIT_SCHEMES[scheme], value.shape, model.rng,
+                                                  model.dtype, weight_scale, activation)
+    return model
 
 
 @register("logreg")
 def logreg(input_shape, num_classes, **common):
-    """Softmax (multinomial logistic) regression, as in the tutorial's logistic_sgd.py."""
     return SoftmaxClassifier(math.prod(input_shape), num_classes, **common)
 
 
 @register("svm")
 def svm(input_shape, num_classes, weight_scale=1e-3, **common):
-    """Linear multiclass SVM (hinge loss), as in cs231n."""
     return LinearSVM(math.prod(input_shape), num_classes, weight_scale, **common)
 
 
 @register("twolayer")
 def twolayer(input_shape, num_classes, hidden_dim=100, weight_scale=1e-3, **common):
-    """cs231n TwoLayerNet: affine - relu - affine."""
     return TwoLayerNet(math.prod(input_shape), hidden_dim, num_classes, weight_scale, **common)
-
-
-@register("fcnet")
-def fcnet(input_shape, num_classes, hidden_dims=(100, 100), dropout_keep_ratio=1.0,
-          normalization=None, weight_scale=1e-2, **common):
-    """cs231n FullyConnectedNet: (affine - [batchnorm] - relu - [dropout]) x L - affine."""
-    return FullyConnectedNet(hidden_dims, math.prod(input_shape), num_classes,
-                             dropout_keep_ratio, normalization, weight_scale=weight_scale,
-                             **common)
 
 
 @register("mlp")
 def mlp(input_shape, num_classes, hidden=(500,), activation="tanh", **common):
-    """Multilayer perceptron (tutorial mlp.py): Glorot-uniform init, x4 for sigmoid, He for relu."""
     return MLP(hidden, math.prod(input_shape), num_classes, activation, **common)
 
 
 @register("lenet")
 def lenet(input_shape, num_classes, nkerns=(20, 50), filter_size=5, pool=2, hidden=500,
           activation="tanh", **common):
-    """LeNet-5 (the tutorial's convolutional_mlp.py): two conv-pool-tanh stages, 500 tanh units."""
     return LeNet(input_shape, nkerns, filter_size, pool, hidden, num_classes, activation, **common)
 
 
 @register("convnet3")
 def convnet3(input_shape, num_classes, num_filters=32, filter_size=7, hidden_dim=100,
              weight_scale=None, **common):
-    """cs231n ThreeLayerConvNet: conv - relu - 2x2 max pool - affine - relu - affine."""
     return ThreeLayerConvNet(input_shape, num_filters, filter_size, hidden_dim, num_classes,
                              weight_scale, **common)
 
 
+@register("fcnet")
+def fcnet(input_shape, num_classes, hidden_dims=(100, 100), activation="relu", batchnorm=False,
+          dropout=0.0, init=None, weight_scale=1e-2, **common):
+    """init None: initialised for the activation, output layer at zero (the torch engine's)."""
+    model = FullyConnectedNet(positive_sizes(hidden_dims, "hidden_dims"), math.prod(input_shape),
+                              num_classes, keep_ratio(dropout), "batchnorm" if batchnorm else None,
+                              activation=activation, weight_init="auto", zero_output=True,
+                              **common)
+    return set_init(model, init, weight_scale, activation)
+
+
 @register("vgg")
 def vgg(input_shape, num_classes, num_filters=(64, 64, 128, 256), As=(2, 2, 3, 3),
-        hidden_dims=(64, 64), dropout_keep_ratio=1.0, weight_scale=None, **common):
-    """VGG-like: [(conv3x3-sbn-relu) x A - 2x2 pool] x B - (affine-bn-relu) x K - affine."""
-    return VGGNet(input_shape, num_filters, As, hidden_dims, num_classes, dropout_keep_ratio,
-                  weight_scale, **common)
+        hidden_dims=(64, 64), dropout=0.0, init=None, weight_scale=1e-2, **common):
+    """init None: He, output layer at zero (VGGNet's weight_scale=None, the torch engine's)."""
+    model = VGGNet(input_shape, positive_sizes(num_filters, "num_filters"),
+                   positive_sizes(As, "As"), positive_sizes(hidden_dims, "hidden_dims"),
+                   num_classes, keep_ratio(dropout), None, **common)
+    return set_init(model, init, weight_scale)
 
 
 def create_model(name: str, input_shape, num_classes: int, dtype=np.float32, seed=0, reg=0.0,
@@ -601,6 +654,9 @@ def create_model(name: str, input_shape, num_classes: int, dtype=np.float32, see
 
     dtype: of params and computation (float64 for gradient checks); seed: an int or a
     np.random.Generator for the initial weights; reg: the L2 strength (the CLI trains with reg 0
-    and adds --l2 in the learner). options: the model's own, see model_options(name).
+    and adds --l2 in the learner). options: the model's own, see striate.registry.SPECS[name].
     """
     return MODELS.build(name, input_shape, num_classes, options, dtype=dtype, seed=seed, reg=reg)
+
+
+MODELS.check_complete()

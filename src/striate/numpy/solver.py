@@ -12,6 +12,7 @@ validation and best-parameter bookkeeping are striate.training.loop's, the same 
 
 from striate.config import OptimConfig, ScheduleConfig, StopConfig, TrainConfig
 from striate.numpy.learner import NumpyLearner
+from striate.training.learner import StepRecorder
 from striate.training.loop import Loop
 
 UPDATE_RULES = {"sgd": "sgd", "sgd_momentum": "momentum", "nesterov": "nesterov",
@@ -19,22 +20,6 @@ UPDATE_RULES = {"sgd": "sgd", "sgd_momentum": "momentum", "nesterov": "nesterov"
 # cs231n optim_config keys -> OptimConfig fields
 OPTIM_KEYS = {"learning_rate": "lr", "momentum": "momentum", "decay_rate": "rho",
               "beta1": "beta1", "beta2": "beta2", "epsilon": "eps"}
-
-
-class RecordingLearner(NumpyLearner):
-    """Keeps every minibatch loss, and prints every `print_every` iterations."""
-
-    def __init__(self, *args, print_every: int, verbose: bool):
-        super().__init__(*args)
-        self.loss_history, self.print_every, self.verbose = [], print_every, verbose
-
-    def train_step(self, batch: int, lr: float) -> None:
-        before = self.loss_sum
-        super().train_step(batch, lr)
-        size = min(self.config.batch_size, len(self.order) - batch * self.config.batch_size)
-        self.loss_history.append((self.loss_sum - before) / size)
-        if self.verbose and len(self.loss_history) % self.print_every == 0:
-            print(f"(Iteration {len(self.loss_history)}) loss: {self.loss_history[-1]:.6f}")
 
 
 class Solver:
@@ -53,19 +38,19 @@ class Solver:
                                   schedule=ScheduleConfig(schedule="exponential",
                                                           lr_decay=lr_decay),
                                   stop=StopConfig(epochs=num_epochs, early_stopping="none"))
-        self.config.validate()
+        self.config = self.config.resolve()
         splits = {"train": (data["X_train"], data["y_train"]),
                   "valid": (data["X_val"], data["y_val"])}
         self.model, self.verbose = model, verbose
-        self.learner = RecordingLearner(model, splits, optim, seed, print_every=print_every,
-                                        verbose=verbose)
+        self.learner = StepRecorder(NumpyLearner(model, splits, optim, seed),
+                                    self.print_every_step if verbose else None, print_every)
         self.train_acc_history, self.val_acc_history = [], []
 
     def train(self) -> None:
         loop = Loop(self.learner, self.config)
         loop.run(on_epoch_end=self.record_epoch)
         self.best_val_acc = 1.0 - loop.state.best["valid_error"]
-        self.best_params = self.learner.best["params"]
+        self.best_params = self.learner.learner.best["params"]
 
     def record_epoch(self, loop: Loop, improved: bool) -> None:
         row = loop.state.history[-1]
@@ -77,4 +62,8 @@ class Solver:
 
     @property
     def loss_history(self) -> list[float]:
-        return self.learner.loss_history
+        return self.learner.losses
+
+    @staticmethod
+    def print_every_step(iteration: int, loss: float) -> None:
+        print(f"(Iteration {iteration}) loss: {loss:.6f}")

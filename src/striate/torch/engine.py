@@ -1,32 +1,43 @@
 """Building torch models and learners from a config, and rebuilding them from checkpoints."""
 
+import numpy as np
 import torch
+import torch.nn.functional as F
+from torch import nn
 
 from striate.checkpoint import check_tensors_match, load_weights, model_input_shape
 from striate.config import TrainConfig
-from striate.data import Dataset, Preprocess, Split
+from striate.data import Preprocess, Split
 from striate.errors import StriateError
 from striate.torch.data import DeviceSplit
 from striate.torch.device import resolve_device
 from striate.torch.distributed import join
-from striate.torch.learner import TorchLearner
+from striate.torch.health import measure_units
+from striate.torch.learner import TorchLearner, log_proba, penalized, penalty
 from striate.torch.models import check_model_options, create_model  # noqa: F401 (engine API)
+from striate.training.learner import UnitHealth
 
 
 def versions() -> dict:
     return {"torch": torch.__version__}
 
 
-def build_learner(config: TrainConfig, dataset: Dataset, splits: dict[str, Split],
+def build_learner(config: TrainConfig, inputs: dict[str, Split], num_classes: int,
                   preprocess: Preprocess) -> TorchLearner:
-    """splits: already preprocessed, (N, *preprocess.output_shape) float32 images."""
+    """inputs: preprocessed splits, (N, *preprocess.output_shape) float32 images."""
     world, device = join(resolve_device(config.run.device))
-    torch.manual_seed(config.run.seed)  # the initial weights (and dropout) follow the seed
-    model = create_model(config.model.model, preprocess.output_shape, dataset.num_classes,
-                         **config.model.model_args).to(device)
+    model = fresh_model(config, preprocess.output_shape, num_classes).to(device)
     check_inputs(model, config, preprocess)
-    on_device = {name: DeviceSplit(split, device) for name, split in splits.items()}
+    on_device = {name: DeviceSplit(split, device) for name, split in inputs.items()}
     return TorchLearner(model, on_device, config, world)
+
+
+def fresh_model(config: TrainConfig, input_shape, num_classes: int, **options) -> nn.Module:
+    """The configured model (with `options` over its configured ones), its initial weights (and
+    dropout masks) drawn from the seed."""
+    torch.manual_seed(config.run.seed)
+    return create_model(config.model.model, input_shape, num_classes,
+                        **{**config.model.model_args, **options})
 
 
 def check_inputs(model: torch.nn.Module, config: TrainConfig, preprocess: Preprocess) -> None:
@@ -38,10 +49,10 @@ def check_inputs(model: torch.nn.Module, config: TrainConfig, preprocess: Prepro
         raise StriateError(f"{config.model.model} convolves images, but --preprocess "
                            f"{preprocess.kind} turns them into component scores; use a model "
                            "without convolutions (logreg, mlp, fcnet) or --preprocess zca")
-    if (c.perturbs_images or c.tta) and not preprocess.is_image_like():
-        raise StriateError(f"--preprocess {preprocess.kind} turns images into component scores, "
-                           "which cannot be cropped or mirrored; drop the augmentation flags or "
-                           "use --preprocess zca")
+    if c.perturbs_images or c.tta:
+        preprocess.check_image_like(f"--preprocess {preprocess.kind} turns images into "
+                                    "component scores, which cannot be cropped or mirrored; drop "
+                                    "the augmentation flags or use --preprocess zca")
     padding, side = c.crop_padding, min(preprocess.input_shape[1:])
     if padding >= side:
         raise StriateError(f"--crop-padding {padding} must be smaller than the {side}-pixel "
@@ -60,20 +71,62 @@ def load_model(checkpoint, device: str = "auto") -> tuple[torch.nn.Module, dict]
 
 
 def load_predictor(checkpoint, device: str = "auto"):
-    """(predict_proba, metadata): preprocessed (N, ...) float32 inputs -> (N, classes) numpy."""
+    """(log_proba, metadata): preprocessed (N, ...) float32 numpy inputs -> (N, classes)
+    numpy class log-probabilities."""
     model, meta = load_model(checkpoint, device)
     device = next(model.parameters()).device
 
     @torch.inference_mode()
-    def predict_proba(images):
-        logits = model(torch.from_numpy(images).to(device))           # (N, classes)
-        return logits.softmax(dim=1).cpu().numpy()
+    def predict(images: np.ndarray) -> np.ndarray:
+        return log_proba(model, torch.from_numpy(images).to(device))
 
-    return predict_proba, meta
+    return predict, meta
 
 
-def run_checks(config: TrainConfig, images, labels, num_classes: int):
-    """`striate check`: images (N, C, H, W) float32 preprocessed, labels (N,) int64."""
-    from striate.torch import check
+def initial_losses(config: TrainConfig, sample: Split, num_classes: int,
+                   preprocess: Preprocess) -> tuple[float, float, bool]:
+    """(data loss, data loss + sum W^2, whether any weight is non-zero) of the fresh model."""
+    model = fresh_model(config, preprocess.output_shape, num_classes)
+    with torch.no_grad():
+        loss = F.cross_entropy(model(torch.from_numpy(sample.images)),
+                               torch.from_numpy(sample.labels)).item()
+        loss_reg = loss + penalty(model, 0.0, 1.0).item()
+    return loss, loss_reg, any(bool(weight.any()) for weight in penalized(model))
 
-    return check.run_checks(config, images, labels, num_classes)
+
+def gradient_problem(config: TrainConfig, sample: Split, num_classes: int,
+                     preprocess: Preprocess, options: dict, redraw_zero_weight):
+    """(loss, params, grads) of the model with `options` over the configured ones, in float64,
+    on `sample`: loss() -> float of the current params, which are numpy views (nudging one
+    nudges the model), and autograd's gradient of each. redraw_zero_weight(array) gives an
+    all-zero weight small random values, in place, before the gradients are taken."""
+    model = fresh_model(config, preprocess.output_shape, num_classes, **options).double()
+    x = torch.from_numpy(sample.images).double()                   # (N, C, H, W)
+    y = torch.from_numpy(sample.labels)                            # (N,)
+    with torch.no_grad():
+        for weight in penalized(model):
+            redraw_zero_weight(weight.detach().numpy())
+
+    def loss() -> torch.Tensor:
+        torch.manual_seed(config.run.seed)  # the same dropout masks in every call
+        return F.cross_entropy(model(x), y)
+
+    loss().backward()
+    params = {name: p.detach().numpy() for name, p in model.named_parameters()}
+    grads = {name: p.grad.numpy() for name, p in model.named_parameters()}
+    return (lambda: loss().item()), params, grads
+
+
+def unit_health(learner: TorchLearner) -> list[UnitHealth]:
+    """Dead ReLUs and saturated tanh/sigmoid units of the learner's model on its training data."""
+    return measure_units(learner.model, learner.splits["train"].images)
+
+
+def first_layer(model: nn.Module) -> tuple[str, np.ndarray]:
+    """(name, weight) of the first convolution or affine layer, the one that sees the pixels:
+    weight (K, C, f, f) or (units, D). The models register their layers in the order they run,
+    so module order is input order."""
+    for name, module in model.named_modules():
+        if isinstance(module, (nn.Conv2d, nn.Linear)):
+            return name, module.weight.detach().cpu().float().numpy()
+    raise StriateError("this model has no convolution or affine layer to show the filters of")

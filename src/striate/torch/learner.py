@@ -12,10 +12,12 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
+from striate.checkpoint import map_arrays
 from striate.config import OptimConfig, TrainConfig
 from striate.torch.augment import BatchAugment
 from striate.torch.data import DeviceSplit
 from striate.torch.device import resolve_precision
+from striate.training.learner import NOT_EVALUATED, Evaluation, Tally
 from striate.training.order import epoch_order
 from striate.training.world import World
 
@@ -66,26 +68,29 @@ def memory_format(channels_last: bool) -> torch.memory_format:
 
 @torch.inference_mode()
 def evaluate_split(model: nn.Module, data: DeviceSplit, tta: bool = False,
-                   channels_last: bool = False, world: World = World()) -> tuple[float, float]:
-    """Mean negative log-likelihood and zero-one error of a model on a split (leaves it in eval).
+                   channels_last: bool = False, world: World = World()) -> Evaluation:
+    """The model's evaluation (striate.training.learner) on a split; leaves it in eval mode.
 
     Always in fp32, whatever the training precision: the figures describe the weights as saved.
-    tta averages the class probabilities of each image and its mirror image. Data-parallel
-    ranks each evaluate their share and add up the sums, so all of them get the same figures."""
+    Data-parallel ranks each evaluate their share and add up the sums, so all of them get the
+    same figures."""
     model.eval()
-    loss_sum = torch.zeros((), device=data.labels.device)
-    wrong = torch.zeros((), dtype=torch.int64, device=data.labels.device)
+    tally = Tally()
     for images, labels in data.chunks(eval_batch_size(data.labels.device),
                                       *world.bounds(len(data))):
         images = images.contiguous(memory_format=memory_format(channels_last))
-        logits = model(images)                                  # (B, classes)
-        if tta:
-            probabilities = (logits.softmax(1) + model(images.flip(3)).softmax(1)) / 2
-            logits = probabilities.clamp_min(torch.finfo(probabilities.dtype).tiny).log()
-        loss_sum += F.cross_entropy(logits, labels, reduction="sum")
-        wrong += (logits.argmax(1) != labels).sum()
-    world.sum_(loss_sum, wrong)
-    return loss_sum.item() / len(data), wrong.item() / len(data)
+        mirrored = log_proba(model, images.flip(3)) if tta else None
+        tally.add(log_proba(model, images), labels.cpu().numpy(), mirrored)
+    sums = torch.tensor([tally.nll, tally.wrong, tally.count], dtype=torch.float64,
+                        device=data.labels.device)
+    world.sum_(sums)
+    nll, wrong, count = sums.tolist()
+    return Tally(nll, int(wrong), int(count)).result()
+
+
+def log_proba(model: nn.Module, images: torch.Tensor) -> np.ndarray:
+    """(B, classes) float32 class log-probabilities on the CPU."""
+    return model(images).float().log_softmax(1).cpu().numpy()
 
 
 class TorchLearner:
@@ -167,12 +172,18 @@ class TorchLearner:
         self.world.sum_(self.loss_sum, self.wrong)
         return self.loss_sum.item() / n, self.wrong.item() / n
 
-    def evaluate(self, split: str) -> tuple[float, float]:
+    def evaluate(self, split: str) -> Evaluation:
+        if split not in self.splits:
+            return NOT_EVALUATED
         was_training = self.model.training
         result = evaluate_split(self.model, self.splits[split], self.augment_config.tta,
                                 self.channels_last, self.world)
         self.model.train(was_training)
         return result
+
+    def weights(self) -> dict[str, np.ndarray]:
+        return {name: p.detach().cpu().numpy().copy()
+                for name, p in self.model.named_parameters() if p.ndim > 1}
 
     def copy_state(self) -> dict[str, torch.Tensor]:
         return {name: value.detach().clone() for name, value in self.model.state_dict().items()}
@@ -187,15 +198,21 @@ class TorchLearner:
         return {name: value.cpu().numpy() for name, value in self.best_state.items()}
 
     def state_dict(self) -> dict:
+        """Numpy arrays where torch has tensors (the RNG states are uint8 tensors): the state
+        file is engine-independent. 0-d tensors (Adam's step, batch norm's num_batches_tracked)
+        become 0-d arrays of the same dtype, so a resumed run is bit-identical."""
         state = {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
                  "scaler": self.scaler.state_dict(), "best": self.best_state,
                  "torch_rng": torch.get_rng_state()}
         if torch.cuda.is_available():
             state["cuda_rng"] = torch.cuda.get_rng_state_all()
-        return state
+        return map_arrays(state, torch.Tensor, lambda tensor: tensor.detach().cpu().numpy())
 
     def load_state_dict(self, state: dict) -> None:
         device = next(self.model.parameters()).device
+        # Tensors on the CPU: the model and the optimizer copy or move them to their
+        # parameters' device themselves, and the RNG states must be CPU tensors.
+        state = map_arrays(state, np.ndarray, torch.from_numpy)
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scaler.load_state_dict(state["scaler"])
@@ -204,12 +221,3 @@ class TorchLearner:
         if "cuda_rng" in state and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(state["cuda_rng"])
 
-
-def train_minibatches(learner: TorchLearner, lrs):
-    """Train one minibatch per learning rate in `lrs`, epoch after epoch; yields each step's
-    minibatch loss (NLL) as a float, which lets a caller stop at the first non-finite one."""
-    for step, lr in enumerate(lrs):
-        epoch, batch = divmod(step, learner.batches_per_epoch)
-        if batch == 0:
-            learner.start_epoch(epoch)
-        yield learner.train_step(batch, lr).item()

@@ -1,8 +1,9 @@
 """Models by name: `create_model("lenet", input_shape, num_classes, **options)`.
 
-Every builder takes the input shape (C, H, W) and class count from the data set and its own keyword
-options with defaults; `striate models` lists them from the signatures, so the defaults shown are
-the defaults used. Parameter names match the checkpoint format (`conv1.weight`, `output.bias`).
+Every builder takes the input shape (C, H, W) and class count from the data set and its own
+keyword options with defaults, which must equal the model's spec in striate.registry (the NumPy
+engine's builder of the same name takes the same ones). Parameter names match the checkpoint
+format (`conv1.weight`, `output.bias`).
 """
 
 import math
@@ -11,12 +12,12 @@ import warnings
 import torch
 from torch import nn
 
-from striate.registry import ModelRegistry
+from striate.registry import ModelRegistry, check_dropout, positive_sizes
 from striate.torch import init as weight_init
 
-MODELS = ModelRegistry()
+MODELS = ModelRegistry("torch")
 register = MODELS.register
-check_model_options, model_options, describe = MODELS.check, MODELS.options, MODELS.describe
+check_model_options = MODELS.check
 
 
 def create_model(name: str, input_shape: tuple[int, int, int], num_classes: int,
@@ -66,19 +67,6 @@ def zero_output(in_features: int, num_classes: int) -> nn.Linear:
     nn.init.zeros_(layer.weight)
     nn.init.zeros_(layer.bias)
     return layer
-
-
-def positive_sizes(value, name: str) -> list[int]:
-    """An int or a list of ints, each >= 1 (layer sizes, filter counts)."""
-    sizes = [value] if isinstance(value, int) else list(value)
-    if not sizes or not all(isinstance(s, int) and s >= 1 for s in sizes):
-        raise ValueError(f"{name} must be one or more positive integers, got {value!r}")
-    return sizes
-
-
-def check_dropout(p: float) -> None:
-    if not 0 <= p < 1:
-        raise ValueError(f"dropout is the probability of zeroing a unit, in [0, 1), got {p}")
 
 
 def hidden_stack(sizes, in_features: int, act: str) -> nn.Sequential:
@@ -303,3 +291,6 @@ def resnet(input_shape, num_classes, width=64, residual=(1, 0, 1), init=None, we
     features.add_module("pool", nn.AdaptiveMaxPool2d(1))
     model = Classifier(features, Scale(0.125), nn.Linear(channels, num_classes, bias=False))
     return set_init_(model, init, weight_scale)
+
+
+MODELS.check_complete()

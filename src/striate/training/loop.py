@@ -14,7 +14,7 @@ train_step, end_epoch, evaluate, keep_best, restore_best, state_dict, load_state
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 from tqdm import tqdm
 
@@ -32,6 +32,16 @@ class LoopState:
     best: dict = field(default_factory=dict)     # validation and test figures at the best point
     stopped_by: str | None = None  # patience, no-improvement, plateau, diverged or max-epochs
     divergence: dict | None = None  # where the loss was first seen not finite
+
+
+def checked(state: LoopState) -> LoopState:
+    """`state`, if every field holds its declared type and the history is a list of rows; else
+    TypeError. A forged train state (a history that is a string, say) is refused on loading,
+    not epochs later with the run's files half rewritten."""
+    wrong = [f.name for f in fields(state) if not isinstance(getattr(state, f.name), f.type)]
+    if wrong or not all(isinstance(row, dict) for row in state.history):
+        raise TypeError(f"loop state fields of the wrong type: {wrong or ['history']}")
+    return state
 
 
 class Loop:
@@ -138,7 +148,7 @@ class Loop:
                 "stopper": self.stopper.state_dict(), "learner": self.learner.state_dict()}
 
     def load_state_dict(self, state: dict) -> None:
-        self.state = LoopState(**state["loop"])
+        self.state = checked(LoopState(**state["loop"]))
         self.schedule.load_state_dict(state["schedule"])
         self.stopper.load_state_dict(state["stopper"])
         self.learner.load_state_dict(state["learner"])

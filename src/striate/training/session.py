@@ -4,92 +4,46 @@ Everything that can fail on bad input (config, data, model options) is resolved 
 directory is created, so a mistake never leaves a half-made run behind.
 """
 
+from dataclasses import replace
+
 import numpy as np
 
 from striate.checkpoint import WEIGHTS_FILE, load_state, save_state, save_weights
-from striate.config import TrainConfig, flag_name, parse_image_size
-from striate.data import Dataset, Preprocess, Split, load_dataset, split_validation
-from striate.data.splits import stratified_fold, take
-from striate.diagnostics import OVERFIT_EXAMPLES, report
+from striate.config import TrainConfig, flag_name
+from striate.data.pipeline import RunData, prepare
 from striate.engines import get_engine
 from striate.errors import StriateError
 from striate.files import WriteError, remove_partial_writes
 from striate.runs import TRAIN_STATE, RunDir
 from striate.training.loop import Loop
-from striate.viz.tensorboard import TensorBoardLog, summary_writer_class
+from striate.training.tensorboard import TensorBoardLog, summary_writer_class
 
 
-def load_data(config: TrainConfig) -> Dataset:
-    c = config.data
-    return load_dataset(c.dataset, c.data_dir, c.download,
-                        image_size=parse_image_size(c.image_size), channels=c.channels)
-
-
-def prepare_splits(dataset: Dataset, config: TrainConfig) -> dict[str, Split]:
-    """train/valid/test; the validation split is carved from training by the seed unless the
-    data set defines its own (mnist.pkl.gz's 50k/10k/10k)."""
-    if config.data.folds:
-        return {**cross_validation_fold(dataset, config), "test": dataset.test}
-    if dataset.valid is not None and config.data.valid_size is None:
-        return {"train": dataset.train, "valid": dataset.valid, "test": dataset.test}
-    valid_size = config.data.valid_size or dataset.default_valid_size
-    train, valid = split_validation(dataset.train, valid_size, config.run.seed)
-    return {"train": train, "valid": valid, "test": dataset.test}
-
-
-def cross_validation_fold(dataset: Dataset, config: TrainConfig) -> dict[str, Split]:
-    """Fold --fold of --folds over every labelled example outside the test set (a data set's
-    own validation split included)."""
-    pool = dataset.train
-    if dataset.valid is not None:
-        pool = Split(np.concatenate([pool.images, dataset.valid.images]),
-                     np.concatenate([pool.labels, dataset.valid.labels]))
-    train, valid = stratified_fold(pool.labels, config.data.folds, config.data.fold,
-                                   config.run.seed)
-    return {"train": take(pool, train), "valid": take(pool, valid)}
-
-
-def training_data(config: TrainConfig) -> tuple[Dataset, dict[str, Split], Preprocess]:
-    """(data set, its train/valid/test splits as stored, the preprocessing fitted on train)."""
-    dataset = load_data(config)
-    splits = prepare_splits(dataset, config)
-    return dataset, splits, fit_preprocess(config, dataset, splits["train"])
-
-
-def fit_preprocess(config: TrainConfig, dataset: Dataset, train: Split) -> Preprocess:
-    c = config.data
-    return Preprocess.fit(c.preprocess, train.images, dataset.pixel_max, c.pca_components,
-                          c.whiten_eps)
-
-
-def preprocessed(splits: dict[str, Split], preprocess: Preprocess,
-                 pixel_max: float) -> dict[str, Split]:
-    """Every split as the float32 inputs the engines train on: (N, *preprocess.output_shape)."""
-    return {name: Split(preprocess.apply(split.images, pixel_max), split.labels)
-            for name, split in splits.items()}
-
-
-def model_metadata(config: TrainConfig, dataset: Dataset, preprocess: Preprocess) -> dict:
+def model_metadata(config: TrainConfig, data: RunData) -> dict:
     return {"engine": config.run.engine, "model": config.model.model,
-            "model_args": config.model.model_args, "input_shape": list(dataset.input_shape),
-            "class_names": list(dataset.class_names),
-            "pixel_max": dataset.pixel_max, "preprocess": preprocess.to_checkpoint()[0],
-            "dataset": dataset.name, "config": config.to_dict()}
+            "model_args": config.model.model_args, "input_shape": list(data.dataset.input_shape),
+            "class_names": list(data.dataset.class_names),
+            "pixel_max": data.dataset.pixel_max, "preprocess": data.preprocess.to_checkpoint()[0],
+            "dataset": data.dataset.name, "config": config.to_dict()}
 
 
 def train(config: TrainConfig, resume: RunDir | None = None, show_progress: bool = False,
           echo=print, on_epoch=lambda row: None) -> tuple[RunDir, dict]:
     """Train, writing the run directory; on_epoch(row) sees each epoch's metrics.csv row once
-    it is saved (a tuner reports it, and may stop the run by raising)."""
-    config.validate()
+    it is saved (a tuner reports it, and may stop the run by raising).
+
+    config: resolved (TrainConfig.resolve()); train() never changes it."""
+    if config.resolve() != config:
+        raise ValueError("train() takes a resolved config: pass config.resolve()")
     engine = get_engine(config.run.engine)
     engine.check_model_options(config.model.model, config.model.model_args)
-    dataset, splits, preprocess = training_data(config)
-    learner = engine.build_learner(config, dataset, preprocessed(splits, preprocess,
-                                                                 dataset.pixel_max), preprocess)
+    data = prepare(config.data, config.run.seed)
+    dataset, splits, preprocess = data.dataset, data.splits, data.preprocess
+    learner = engine.build_learner(config, data.inputs(), dataset.num_classes, preprocess)
     if config.run.tensorboard:  # before the run directory exists: a missing package leaves none
         summary_writer_class()
-    config.run.nproc = learner.world.size  # torchrun's ranks, recorded in config.yaml
+    # torchrun's ranks, recorded in config.yaml
+    config = replace(config, run=replace(config.run, nproc=learner.world.size))
     loop = Loop(learner, config, show_progress and learner.world.is_main)
     run = open_run(config, resume, loop, engine.versions(), learner.world.is_main)
     if run is None:  # a data-parallel rank other than 0: it trains, rank 0 writes
@@ -101,7 +55,7 @@ def train(config: TrainConfig, resume: RunDir | None = None, show_progress: bool
          f"({len(splits['train'])}/{len(splits['valid'])}/{len(splits['test'])} "
          f"train/valid/test) in {run.path}" + (f" on {learner.world.size} processes"
                                                if learner.world.size > 1 else ""))
-    meta = model_metadata(config, dataset, preprocess)
+    meta = model_metadata(config, data)
     preprocess_tensors = preprocess.to_checkpoint()[1]
 
     def save_best() -> None:
@@ -110,8 +64,8 @@ def train(config: TrainConfig, resume: RunDir | None = None, show_progress: bool
     tensorboard = TensorBoardLog(run.path) if config.run.tensorboard else None
 
     def save_checkpoint(loop: Loop, improved: bool) -> None:
-        # train_state.pt last: it commits the epoch. A run killed before it is resumed from the
-        # previous epoch, which rewrites the other two files with the same contents.
+        # train_state.safetensors last: it commits the epoch. A run killed before it is resumed
+        # from the previous epoch, which rewrites the other two files with the same contents.
         if improved:
             save_best()
         run.write_history(loop.state.history)
@@ -180,6 +134,9 @@ def how_to_continue(run: RunDir) -> str:
 
 def restore(loop: Loop, run: RunDir) -> None:
     """Load the last completed epoch, and drop what a killed write left half-done."""
+    if (run / "train_state.pt").is_file():  # the torch.save format of striate before 0.1.0's
+        raise StriateError(f"{run.path} was written by an earlier striate, whose training state "
+                           "(train_state.pt) this version does not read; start a new run")
     if not (run / TRAIN_STATE).is_file():
         raise StriateError(f"{run.path} has no {TRAIN_STATE}: it stopped before its first "
                            "epoch ended, so there is nothing to resume; start a new run (the "
@@ -239,15 +196,3 @@ def resume_config(run: RunDir, overrides: dict) -> TrainConfig:
                                "--tensorboard and --nproc may change) or start a new run")
         setattr(settings[name], name, value)
     return config
-
-
-def check_setup(config: TrainConfig) -> tuple[str, bool]:
-    """Run the engine's sanity checks on the configured model and data: (report, all passed)."""
-    engine = get_engine(config.run.engine)
-    engine.check_model_options(config.model.model, config.model.model_args)
-    dataset, splits, preprocess = training_data(config)
-    train = splits["train"]
-    images = preprocess.apply(train.images[:OVERFIT_EXAMPLES], dataset.pixel_max)
-    checks = engine.run_checks(config, images, train.labels[:OVERFIT_EXAMPLES],
-                               dataset.num_classes)
-    return report(checks), all(c.passed for c in checks)

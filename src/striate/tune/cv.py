@@ -47,12 +47,12 @@ def train_folds(config: TrainConfig, directory: Path, progress: bool = False,
 
 def cross_validate(config: TrainConfig, progress: bool, echo=print) -> Path:
     """`striate cv`: train every fold into <out-dir>/cv-<name>/, writing cv.csv and study.json
-    after each fold, and echo each fold's and the mean ± std validation accuracy."""
+    after each fold, and echo each fold's and the mean ± std validation accuracy. config:
+    resolved."""
     if not config.data.folds:
         raise StriateError("striate cv needs --folds K (2 or more): the number of folds")
     if config.data.fold != 1:
         raise StriateError("striate cv trains every fold; drop --fold")
-    config.validate()
     name = config.run.name or (f"{time.strftime('%Y%m%d-%H%M%S')}-{config.model.model}-"
                                f"{config.data.dataset}")
     directory = new_directory(config, config.run.out_dir, f"cv-{name}")

@@ -209,10 +209,10 @@ def run_trial(tuning: Tuning, trial, progress: bool) -> None:
 
     params = {name: param.suggest(trial) for name, param in tuning.space.items()}
     name = f"trial-{trial.number:04d}"
-    config = apply_params(tuning.base, params, f"trial {trial.number}")
+    config = apply_params(tuning.base, params, f"trial {trial.number}").resolve()
     fold_errors = []
 
-    last_step = config.validate().stop.epochs * (tuning.folds or 1)
+    last_step = config.stop.epochs * (tuning.folds or 1)
 
     def report(step: int, row: dict) -> None:
         trial.report(row["best_valid_error"], step)

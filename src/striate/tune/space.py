@@ -227,6 +227,6 @@ def check_space(config: TrainConfig, space: dict[str, Param], check_model) -> No
     every listed value and both ends of every range are tried (each against the base config)."""
     for name, param in space.items():
         for value in param.values or (param.low, param.high):
-            trial_config = apply_params(config, {name: value}, f"search space: {name}")
-            trial_config.validate()
+            trial_config = apply_params(config, {name: value},
+                                        f"search space: {name}").resolve()
             check_model(trial_config.model.model, trial_config.model.model_args)

@@ -3,7 +3,7 @@ headless (matplotlib's Agg backend), so they work over SSH and in CI."""
 
 import os
 
-# Through the environment, not matplotlib.use(): the CLI imports this package to build its
-# parser, and importing matplotlib there would slow down every `striate` command, --help too.
+# Through the environment, not matplotlib.use(): importing this package must stay cheap for the
+# modules that only read run directories, so matplotlib is imported by the plots that draw.
 # Plots are only ever written to files, so the window-less Agg is always the right backend.
 os.environ["MPLBACKEND"] = "Agg"

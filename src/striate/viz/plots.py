@@ -12,13 +12,15 @@ from typing import Callable
 
 import numpy as np
 
-from striate.checkpoint import WEIGHTS_FILE, load_preprocess
+from striate.checkpoint import WEIGHTS_FILE
 from striate.data import load_image
+from striate.data.pipeline import load_preprocess
 from striate.data.preprocess import PROJECTIONS
+from striate.engines import get_engine
 from striate.errors import StriateError
 from striate.files import atomic_write_bytes
+from striate.registry import SPECS
 from striate.runs import CONFIG, METRICS_CSV
-from striate.torch.engine import load_model
 from striate.viz.curves import error_figure, loss_figure, lr_figure, read_history
 from striate.viz.features import check_layers, conv_layer_names, feature_maps, features_figure
 from striate.viz.figures import display_image, png_bytes
@@ -71,17 +73,25 @@ class Subject:
         return read_history(self.path)
 
     @cached_property
-    def loaded(self):
-        """(torch model in eval mode, checkpoint metadata)."""
-        return load_model(self.checkpoint, self.options.device)
-
-    @property
-    def model(self):
-        return self.loaded[0]
-
-    @property
     def meta(self) -> dict:
-        return self.loaded[1]
+        """The checkpoint's metadata; reading it loads no weights."""
+        return load_preprocess(self.checkpoint)[1]
+
+    @cached_property
+    def engine(self):
+        """The engine that trained the checkpoint."""
+        return get_engine(self.meta.get("engine", "torch"))
+
+    @cached_property
+    def model(self):
+        """The checkpoint's model, in the engine that trained it (in eval mode)."""
+        return self.engine.load_model(self.checkpoint, self.options.device)[0]
+
+    @cached_property
+    def torch_model(self):
+        """Feature maps are caught with torch's forward hooks; the checkpoints of the models
+        both engines have load into either."""
+        return get_engine("torch").load_model(self.checkpoint, self.options.device)[0]
 
     @cached_property
     def test_data(self):
@@ -94,8 +104,8 @@ class Subject:
     @cached_property
     def feature_layers(self) -> list[str]:
         if self.options.layers is None:
-            return conv_layer_names(self.model)
-        check_layers(self.model, self.options.layers, self.meta["model"])
+            return conv_layer_names(self.torch_model)
+        check_layers(self.torch_model, self.options.layers, self.meta["model"])
         return self.options.layers
 
     @cached_property
@@ -152,6 +162,9 @@ def no_filters(subject: Subject) -> str | None:
 def no_feature_layers(subject: Subject) -> str | None:
     if no_checkpoint(subject):
         return no_checkpoint(subject)
+    if "torch" not in SPECS[subject.meta["model"]].engines:
+        return (f"needs a model the torch engine has (its forward hooks catch the maps); "
+                f"{subject.meta['model']} is the NumPy engine's only")
     if not subject.feature_layers:
         return (f"needs --layers: {subject.meta['model']} has no convolution layers (give "
                 "names such as hidden.fc1)")
@@ -170,7 +183,7 @@ def no_second_param(subject: Subject) -> str | None:
 
 def draw_features(subject: Subject):
     image, picture, caption = subject.feature_input()
-    maps = feature_maps(subject.model, subject.feature_layers, image)
+    maps = feature_maps(subject.torch_model, subject.feature_layers, image)
     return [(f"features-{layer}", features_figure(layer, maps[layer], picture, caption))
             for layer in subject.feature_layers]
 
@@ -195,7 +208,8 @@ PLOTS = {plot.name: plot for plot in (
          one("error", lambda s: error_figure(s.history))),
     Plot("lr", "learning rate per epoch", no_history, one("lr", lambda s: lr_figure(s.history))),
     Plot("filters", "first-layer filters (logreg/MLP: first affine rows as images)",
-         no_filters, one("filters", lambda s: filters_figure(s.model, s.meta["input_shape"]))),
+         no_filters, one("filters", lambda s: filters_figure(s.engine.first_layer(s.model),
+                                                             s.meta["input_shape"]))),
     Plot("features", "feature maps of --layers for one input image", no_feature_layers,
          draw_features),
     Plot("confusion", "confusion matrix on the test split", no_checkpoint,

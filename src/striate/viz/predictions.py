@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from striate.data import Split
-from striate.inference import batched_proba, checkpoint_dataset, load_predictor
+from striate.inference import batched_log_proba, checkpoint_dataset, load_predictor
 from striate.viz.figures import display_image, new_figure, show_image
 
 WRONG_SHOWN = 16          # confidently wrong images in one picture, a 4 x 4 grid
@@ -62,8 +62,9 @@ def checkpoint_test_data(meta: dict, checkpoint) -> TestData:
 
 
 def predict_test(checkpoint, test: TestData, device: str) -> Predictions:
-    predict_proba, meta, preprocess = load_predictor(checkpoint, None, device)
-    probabilities = batched_proba(predict_proba, preprocess, test.split.images, test.pixel_max)
+    log_proba, meta, preprocess = load_predictor(checkpoint, None, device)
+    probabilities = np.exp(np.concatenate(list(batched_log_proba(
+        log_proba, preprocess, test.split.images, test.pixel_max))))         # (N, classes)
     return Predictions(test.split.labels, probabilities, meta["class_names"])
 
 

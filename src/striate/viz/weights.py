@@ -5,7 +5,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch import nn
 
 from striate.data.images import load_image, probe_image
 from striate.errors import StriateError
@@ -15,20 +14,11 @@ MAX_FILTERS = 100     # tiles in one picture: the tutorials show 100 of the MLP'
 SAMPLE_PHOTO = "grace_hopper.jpg"  # ships with matplotlib (sample_data), so works offline
 
 
-def first_layer(model: nn.Module) -> tuple[str, nn.Module]:
-    """(name, module) of the first convolution or affine layer, the one that sees the pixels.
-    The models register their layers in the order they run, so module order is input order."""
-    for name, module in model.named_modules():
-        if isinstance(module, (nn.Conv2d, nn.Linear)):
-            return name, module
-    raise StriateError("this model has no convolution or affine layer to show the filters of")
-
-
-def layer_filters(name: str, layer: nn.Module, input_shape) -> np.ndarray:
-    """(K, C, h, w): a convolution's kernels, or an affine layer's rows (one per unit) reshaped
-    to the (C, H, W) input image, which is the pattern the unit responds to most."""
-    weight = layer.weight.detach().cpu().float().numpy()
-    if isinstance(layer, nn.Conv2d):
+def layer_filters(name: str, weight: np.ndarray, input_shape) -> np.ndarray:
+    """(K, C, h, w): a convolution's kernels, or an affine layer's rows (one per unit, weight
+    (units, D)) reshaped to the (C, H, W) input image, which is the pattern the unit responds
+    to most."""
+    if weight.ndim == 4:
         return weight                                 # (K, C, f, f)
     if weight.shape[1] != int(np.prod(input_shape)):
         raise StriateError(f"{name} reads {weight.shape[1]} PCA component scores, not image "
@@ -37,11 +27,12 @@ def layer_filters(name: str, layer: nn.Module, input_shape) -> np.ndarray:
     return weight.reshape(len(weight), *input_shape)  # (units, C, H, W)
 
 
-def filters_figure(model: nn.Module, input_shape):
-    name, layer = first_layer(model)
-    filters = layer_filters(name, layer, input_shape)
+def filters_figure(first_layer: tuple[str, np.ndarray], input_shape):
+    """first_layer: (name, weight) as an engine's first_layer gives it."""
+    name, weight = first_layer
+    filters = layer_filters(name, weight, input_shape)
     shown = filters[:MAX_FILTERS]
-    what = "filters" if isinstance(layer, nn.Conv2d) else "units' weights"
+    what = "filters" if weight.ndim == 4 else "units' weights"
     count = f"{len(filters)}" if len(shown) == len(filters) else \
         f"first {len(shown)} of {len(filters)}"
     size = "x".join(str(n) for n in filters.shape[2:])

@@ -1,10 +1,13 @@
-"""`striate check` on the torch engine: sound set-ups pass, planted faults are caught."""
+"""`striate check` on both engines: sound set-ups pass, planted faults are caught, and the two
+engines report the same table."""
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
 
-from striate.torch.check import unit_check, update_ratio_check
+from striate.checks import unit_check, update_ratio_check
+from striate.torch.health import unit_report
 
 DIGITS = ("check", "--dataset", "digits")
 SMALL_MLP = ("--model", "mlp", "--model-arg", "hidden=32")
@@ -25,15 +28,34 @@ def verdict(row: str) -> str:
     return row.split()[-1]
 
 
+@pytest.mark.parametrize("engine", ["torch", "numpy"])
 @pytest.mark.parametrize("model", [(*SMALL_MLP, "--model-arg", "activation=relu"), SMALL_LENET])
-def test_a_sound_setup_passes_every_check(cli, model):
-    result = cli(*DIGITS, *model)
+def test_a_sound_setup_passes_every_check(cli, model, engine):
+    result = cli(*DIGITS, *model, "--engine", engine)
     assert result.code == 0, result.out + result.err
     table = rows(result.out)
     assert all(verdict(row) == "pass" for row in table.values()), result.out
     kinds = {name.split()[0] for name in table}
     assert {"initial", "gradient", "overfit", "loss", "update/weight"} <= kinds
-    assert kinds & {"dead", "saturated"}
+    if engine == "torch":  # the NumPy layers keep no hooks to watch their units with
+        assert kinds & {"dead", "saturated"}
+
+
+def test_both_engines_report_the_same_checks_of_a_shared_model(cli):
+    """The same rows (the NumPy engine has no unit rows), the same header, and the same
+    initial loss, computed from the same initial weights."""
+    tables = {engine: cli(*DIGITS, *SMALL_MLP, "--engine", engine) for engine in ENGINES}
+    assert all(result.code == 0 for result in tables.values())
+    headers = {result.out.splitlines()[0] for result in tables.values()}
+    assert len(headers) == 1 and headers.pop().split() == ["check", "result", "expected",
+                                                           "verdict"]
+    torch_rows, numpy_rows = (rows(tables[engine].out) for engine in ENGINES)
+    assert [name for name in torch_rows if not name.startswith(("dead", "saturated"))] == \
+        list(numpy_rows)
+    assert torch_rows["initial loss"].split()[0] == numpy_rows["initial loss"].split()[0]
+
+
+ENGINES = ("torch", "numpy")
 
 
 class WrongTanh(torch.autograd.Function):
@@ -88,24 +110,24 @@ def test_a_convolution_unit_is_a_channel():
     output = torch.rand(50, 20, 6, 6) + 0.1             # (N, channels, H, W), all active
     output[:, :3] = 0.0                                 # 3 of 20 channels never fire
     output[:, 5, 0, 0] = 0.0                            # one silent position is no dead unit
-    check = unit_check("conv", nn.ReLU(), output)
+    check = unit_check(unit_report("conv", nn.ReLU(), output))
     assert check.value == "15% of 20 units" and not check.passed
     output[:, 1:3] = 1.0                                # one dead unit alone is chance
-    assert unit_check("conv", nn.ReLU(), output).passed
+    assert unit_check(unit_report("conv", nn.ReLU(), output)).passed
 
 
 def test_saturation_counts_units_saturated_for_most_inputs():
     output = torch.zeros(50, 10)                        # (N, units), tanh at 0: healthy
     output[:30, :2] = -0.999                            # two units saturated for 60% of inputs
     output[:20, 2:] = 0.999                             # the rest for only 40%
-    check = unit_check("fc", nn.Tanh(), output)
+    check = unit_check(unit_report("fc", nn.Tanh(), output))
     assert check.value == "20% of 10 units" and not check.passed
     sigmoid = (output + 1) / 2                          # the same units through a sigmoid
-    assert unit_check("fc", nn.Sigmoid(), sigmoid).value == "20% of 10 units"
+    assert unit_check(unit_report("fc", nn.Sigmoid(), sigmoid)).value == "20% of 10 units"
 
 
 def test_update_ratio_band():
-    weight = torch.ones(10, 10)                         # ||W|| = 10
+    weight = np.ones((10, 10), np.float32)              # ||W|| = 10
     assert update_ratio_check("w", weight, weight + 0.01).passed      # 0.1 / 10 = 1e-2
     assert not update_ratio_check("w", weight, 2 * weight).passed     # 1
     assert not update_ratio_check("w", weight, weight).passed         # 0: not learning

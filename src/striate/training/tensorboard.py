@@ -21,8 +21,8 @@ def summary_writer_class():
     it creates the run directory, so a missing package leaves nothing behind."""
     try:
         from torch.utils.tensorboard import SummaryWriter
-    except ImportError:
-        raise StriateError("--tensorboard needs the tensorboard package: `pip install "
+    except ImportError:  # torch writes the event files, so it takes torch as well
+        raise StriateError("--tensorboard needs the tensorboard package and torch: `pip install "
                            "tensorboard`, or drop --tensorboard") from None
     return SummaryWriter
 

@@ -5,7 +5,7 @@ import sys
 import pytest
 
 from striate.errors import StriateError
-from striate.viz.tensorboard import TAGS, TensorBoardLog, summary_writer_class
+from striate.training.tensorboard import TAGS, TensorBoardLog, summary_writer_class
 
 ROWS = [{"epoch": 1, "iteration": 10, "lr": 0.1, "train_loss": 1.5, "train_error": 0.5,
          "valid_loss": 1.25, "valid_error": 0.4, "valid_accuracy": 0.6,

@@ -4,6 +4,8 @@ import argparse
 import re
 from pathlib import Path
 
+from striate.cli.flags import (add_config_flags, add_settings_sources, config_from_args,
+                               show_progress, stop_on_sigterm)
 from striate.errors import StriateError
 from striate.files import make_directory
 
@@ -63,7 +65,6 @@ def add_search_flags(parser) -> None:
 
 
 def cmd_tune(args) -> None:
-    from striate.cli import config_from_args, show_progress, stop_on_sigterm
     from striate.engines import get_engine
     from striate.tune.search import open_tuning, search, summarize
     from striate.tune.space import check_space, parse_space
@@ -74,7 +75,6 @@ def cmd_tune(args) -> None:
         if flag in given:
             raise StriateError(f"striate tune {why}; drop --{flag}")
     space = parse_space(args.space, args.param)
-    config.validate()
     check_space(config, space, get_engine(config.run.engine).check_model_options)
     study = args.study or f"{config.model.model}-{config.data.dataset}"
     if not re.fullmatch(r"[A-Za-z0-9][\w.-]*", study):
@@ -91,12 +91,10 @@ def cmd_tune(args) -> None:
 
 
 def cmd_cv(args) -> None:
-    from striate.cli import config_from_args, show_progress, stop_on_sigterm
     from striate.engines import get_engine
     from striate.tune.cv import cross_validate
 
     config, _ = config_from_args(args)
-    config.validate()
     get_engine(config.run.engine).check_model_options(config.model.model, config.model.model_args)
     stop_on_sigterm()
     cross_validate(config, show_progress(config.run.progress),
@@ -105,8 +103,6 @@ def cmd_cv(args) -> None:
 
 def add_commands(commands) -> None:
     """Add `tune` and `cv` to the `striate` parser's subparsers."""
-    from striate.cli import add_config_flags, add_settings_sources
-
     tune = commands.add_parser("tune", help="hyper-parameter search (grid, random, TPE) over "
                                "any training option; resumable, several workers can share it",
                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)

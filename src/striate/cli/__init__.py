@@ -1,0 +1,45 @@
+"""The `striate` command. One module per command family adds its subcommands with
+`add_commands(subparsers)`; the flags they share are in flags.py. Handlers import the library
+when they run, so that `striate --help` stays fast.
+
+Every user-fixable problem ends in one line on stderr and exit status 2.
+"""
+
+import argparse
+import os
+import sys
+
+from striate.cli import inference, info, lr_find, train, tune, viz
+from striate.cli.flags import Parser
+from striate.errors import StriateError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = Parser(prog="striate", description="Deep-learning image classification, the "
+                    "tutorials' way, fast.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+    for module in (train, inference, info, tune, lr_find, viz):  # the order of `striate --help`
+        module.add_commands(commands)
+    return parser
+
+
+def main(argv=None) -> int:
+    try:
+        argv = sys.argv[1:] if argv is None else [str(arg) for arg in argv]
+        args = build_parser().parse_args(argv)
+        args.argv = argv
+        status = args.handler(args)
+    except StriateError as error:
+        print(f"striate: error: {error}", file=sys.stderr)
+        return 2
+    except MemoryError:
+        print("striate: error: out of memory; use a smaller --image-size, --batch-size or "
+              "data set", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt as interrupt:
+        print(f"striate: {interrupt or 'interrupted'}", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # `striate models | head`: the reader left, which is not an error
+        sys.stdout = open(os.devnull, "w")
+        return 0
+    return status or 0

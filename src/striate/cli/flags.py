@@ -1,0 +1,107 @@
+"""Flags the commands share. Training flags are generated from the config dataclasses.
+
+Precedence: dataclass defaults < `--recipe NAME` < `--config FILE.yaml` < flags given on the
+command line.
+"""
+
+import argparse
+import signal
+import sys
+
+import yaml
+
+from striate.config import (ENGINES, TrainConfig, apply_mapping, field_type, flag_name,
+                            load_yaml, section_fields)
+from striate.errors import StriateError
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line and a StriateError (so: exit 2, no traceback)."""
+
+    def error(self, message):
+        raise StriateError(f"{message} (see `{self.prog} --help`)")
+
+
+def parse_model_arg(text: str) -> tuple[str, object]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    try:
+        parsed = yaml.safe_load(value)  # YAML: 500, tanh, [500, 300], {a: 1}
+        if isinstance(parsed, str) and "," in parsed:  # the shorthand 500,300 for [500, 300]
+            parsed = [yaml.safe_load(part) for part in parsed.split(",")]
+    except yaml.YAMLError:
+        raise argparse.ArgumentTypeError(f"cannot read the value of {text!r}") from None
+    return key, parsed
+
+
+def add_config_flags(parser: argparse.ArgumentParser) -> None:
+    """One flag per config field, grouped by section, with the default in the help."""
+    groups = {}
+    for section, leaf in section_fields():
+        group = groups.setdefault(section, parser.add_argument_group(f"{section} options"))
+        kind, help_text = field_type(leaf), leaf.metadata["help"]
+        if "default:" not in help_text:
+            help_text += f" (default: {leaf.default})"
+        if kind is dict:
+            group.add_argument("--model-arg", dest=leaf.name, action="append",
+                               type=parse_model_arg, metavar="KEY=VALUE",
+                               default=argparse.SUPPRESS, help=help_text)
+        elif kind is bool:
+            group.add_argument(flag_name(leaf.name), dest=leaf.name,
+                               action=argparse.BooleanOptionalAction,
+                               default=argparse.SUPPRESS, help=help_text)
+        else:
+            group.add_argument(flag_name(leaf.name), dest=leaf.name, type=kind,
+                               choices=leaf.metadata["choices"], default=argparse.SUPPRESS,
+                               help=help_text)
+
+
+def add_settings_sources(parser) -> None:
+    parser.add_argument("--recipe", metavar="NAME", help="start from a named recipe (see "
+                        "`striate recipes`); --config and flags override it")
+    parser.add_argument("--config", metavar="FILE.yaml", help="settings file; flags override it")
+
+
+def add_inference_flags(parser) -> None:
+    """Where a checkpoint runs: the device, and the engine (either can run either's files)."""
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    parser.add_argument("--engine", default=None, choices=ENGINES,
+                        help="engine to run the checkpoint with (default: the one that "
+                             "trained it)")
+    parser.add_argument("--tta", action="store_true",
+                        help="test-time augmentation: average each image's prediction with its "
+                             "mirror image's")
+
+
+def config_from_args(args: argparse.Namespace) -> tuple[TrainConfig, dict]:
+    """(resolved config, {field: value} of the flags actually given)."""
+    from striate.recipes import recipe_config
+
+    config = recipe_config(args.recipe) if args.recipe else TrainConfig()
+    if args.config:
+        config = apply_mapping(config, load_yaml(args.config), args.config)
+    given = {}
+    for section, leaf in section_fields():
+        if leaf.name in vars(args):
+            value = getattr(args, leaf.name)
+            given[leaf.name] = dict(value) if field_type(leaf) is dict else value
+    mapping = {}
+    for section, leaf in section_fields():
+        if leaf.name in given:
+            mapping.setdefault(section, {})[leaf.name] = given[leaf.name]
+    if "model_args" in given and (args.config or args.recipe):  # flags add to the file's options
+        mapping["model"]["model_args"] = {**config.model.model_args, **given["model_args"]}
+    return apply_mapping(config, mapping, "command line").resolve(), given
+
+
+def show_progress(setting: str) -> bool:
+    return setting == "on" or (setting == "auto" and sys.stderr.isatty())
+
+
+def stop_on_sigterm() -> None:
+    """SIGTERM (a scheduler's kill, `kill PID`) ends training like Ctrl-C: saved, resumable."""
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)

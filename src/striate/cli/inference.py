@@ -1,0 +1,41 @@
+"""`striate evaluate` and `striate predict`: a trained checkpoint at work."""
+
+import argparse
+
+from striate.cli.flags import add_inference_flags
+from striate.config import check_device
+
+
+def cmd_evaluate(args) -> None:
+    from striate.inference import evaluate
+
+    result = evaluate(args.checkpoint, args.split, args.data_dir, check_device(args.device),
+                      args.engine, args.tta)
+    print(f"{result['split']}: {result['examples']} examples, loss {result['loss']:.4f}, "
+          f"error {result['error']:.2%}, accuracy {result['accuracy']:.2%}")
+
+
+def cmd_predict(args) -> None:
+    from striate.inference import predict
+
+    for row in predict(args.checkpoint, args.images, check_device(args.device), args.engine,
+                       args.tta):
+        print(f"{row['image']}\t{row['class']}\t{row['probability']:.4f}")
+
+
+def add_commands(commands) -> None:
+    """Add `evaluate` and `predict` to the `striate` parser's subparsers."""
+    evaluate = commands.add_parser("evaluate", help="error and loss of a checkpoint on a split",
+                                   formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    evaluate.add_argument("checkpoint", metavar="RUN_OR_CHECKPOINT")
+    evaluate.add_argument("--split", default="test", choices=("train", "valid", "test"))
+    evaluate.add_argument("--data-dir", default=None, help="where the data set is")
+    add_inference_flags(evaluate)
+    evaluate.set_defaults(handler=cmd_evaluate)
+
+    predict = commands.add_parser("predict", help="class and probability of image files",
+                                  formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    predict.add_argument("checkpoint", metavar="CHECKPOINT")
+    predict.add_argument("images", metavar="IMAGE", nargs="+")
+    add_inference_flags(predict)
+    predict.set_defaults(handler=cmd_predict)

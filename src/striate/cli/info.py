@@ -1,0 +1,86 @@
+"""What is here and what striate knows: `datasets`, `download`, `models`, `recipes`, and
+`reproduce` (the recipes run beside their published figures)."""
+
+import argparse
+
+
+def cmd_datasets(args) -> None:
+    from striate.data import describe_datasets
+
+    for row in describe_datasets(args.data_dir):
+        status = f"available  {row['where']}" if row["available"] else f"missing    {row['how']}"
+        print(f"{row['name']:<14} {status}")
+
+
+def cmd_download(args) -> None:
+    from striate.data import fetch_dataset
+
+    print(f"{args.name}: {fetch_dataset(args.name, args.data_dir)}")
+
+
+def cmd_models(args) -> None:
+    from striate.registry import describe_models
+
+    for spec in describe_models():
+        options = ", ".join(f"{key}={value!r}" for key, value in spec.options.items())
+        print(f"{spec.name:<10} {spec.description}\n{'':<10} engines: "
+              f"{', '.join(spec.engines)}; options: {options or 'none'}")
+
+
+def cmd_recipes(args) -> None:
+    from striate.recipes import RECIPES
+
+    for recipe in RECIPES.values():
+        settings = "; ".join(f"{section}: " + ", ".join(f"{k}={v}" for k, v in values.items())
+                             for section, values in recipe.settings.items())
+        published = recipe.published.describe() if recipe.published else "striate's own"
+        print(f"{recipe.name:<16} {recipe.summary}\n{'':<16} published: {published}\n"
+              f"{'':<16} settings: {settings}")
+
+
+def cmd_reproduce(args) -> None:
+    from striate.reproduce import reproduce, table
+
+    names = [name.strip() for name in args.recipes.split(",")] if args.recipes else None
+    target, rows = reproduce(names, args.dataset, args.data_dir, args.quick, args.out_dir,
+                             args.seed, echo=lambda text: print(text, flush=True))
+    print(table(rows))
+    print(f"table and runs in {target}")
+
+
+def add_commands(commands) -> None:
+    """Add `datasets`, `download`, `models`, `recipes` and `reproduce` to the `striate` parser's
+    subparsers."""
+    datasets = commands.add_parser("datasets", help="which data sets are here and how to get "
+                                   "the others",
+                                   formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    datasets.add_argument("--data-dir", default=None, help="also look here")
+    datasets.set_defaults(handler=cmd_datasets)
+
+    download = commands.add_parser("download", help="fetch a data set's files (MD5-checked)",
+                                   formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    download.add_argument("name", help="mnist, fashion-mnist or cifar10")
+    download.add_argument("--data-dir", default=None, help="where to put it")
+    download.set_defaults(handler=cmd_download)
+
+    models = commands.add_parser("models", help="the models and their options")
+    models.set_defaults(handler=cmd_models)
+
+    recipes = commands.add_parser("recipes", help="the named recipes and their settings")
+    recipes.set_defaults(handler=cmd_recipes)
+
+    reproduce = commands.add_parser("reproduce", help="run recipes and print the tutorials' "
+                                    "published figures beside striate's measured ones",
+                                    formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    reproduce.add_argument("--recipes", default=None, metavar="A,B",
+                           help="comma-separated recipe names (default: all)")
+    reproduce.add_argument("--dataset", default="fashion-mnist",
+                           help="data set to measure on (the published figures are MNIST's "
+                                "and CIFAR-10's)")
+    reproduce.add_argument("--data-dir", default=None, help="where the data set is")
+    reproduce.add_argument("--quick", action="store_true",
+                           help="a few epochs per recipe: checks the pipeline, not the figures")
+    reproduce.add_argument("--seed", type=int, default=0, help="random seed of every run")
+    reproduce.add_argument("--out-dir", default="runs", help="parent of the reproduce-<time> "
+                           "directory holding the table and the runs")
+    reproduce.set_defaults(handler=cmd_reproduce)

@@ -1,0 +1,73 @@
+"""`striate train` and `striate check`."""
+
+import argparse
+import os
+import sys
+
+from striate.cli.flags import (add_config_flags, add_settings_sources, config_from_args,
+                               show_progress, stop_on_sigterm)
+from striate.errors import StriateError
+
+
+def cmd_train(args) -> int:
+    """Exit status 1 when training diverged: the run is written, but its settings need a
+    change (the message names it)."""
+    from striate.runs import RunDir
+    from striate.training.session import divergence_advice, resume_config, train
+
+    config, given = config_from_args(args)
+    resume = None
+    if args.resume:
+        if args.config or args.recipe:
+            raise StriateError("--resume continues a run with its own config.yaml; "
+                               "drop --config and --recipe")
+        resume = RunDir.open(args.resume)
+        config = resume_config(resume, given).resolve()
+    if config.run.nproc > 1 and "WORLD_SIZE" not in os.environ:
+        from striate.torch.distributed import launch
+
+        return launch(args.argv, config.run.nproc)  # the ranks run this same command line
+    stop_on_sigterm()
+    run, metrics = train(config, resume, show_progress(config.run.progress),
+                         echo=lambda text: print(text, flush=True))
+    if run is None:  # a data-parallel rank other than 0: rank 0 reports
+        return 1 if metrics["stopped_by"] == "diverged" else 0
+    print(f"best validation error {metrics['best_valid_error']:.2%} at epoch "
+          f"{metrics['best_epoch']} (iteration {metrics['best_iteration']}); "
+          f"test error there {metrics['test_error']:.2%} "
+          f"(accuracy {metrics['test_accuracy']:.2%})")
+    print(f"{metrics['epochs']} epochs in {run.info()['training_time_s']:.1f} s, stopped by "
+          f"{metrics['stopped_by']}")
+    print(f"run directory {run.path}: {', '.join(sorted(p.name for p in run.path.iterdir()))}")
+    if metrics["stopped_by"] == "diverged":
+        print(f"striate: {divergence_advice(metrics, config, run)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_check(args) -> int:
+    """Exit status 1 when a check fails: the set-up is wrong, not the command line."""
+    from striate.checks import check_setup
+
+    config, _ = config_from_args(args)
+    text, passed = check_setup(config)
+    print(text)
+    return 0 if passed else 1
+
+
+def add_commands(commands) -> None:
+    """Add `train` and `check` to the `striate` parser's subparsers."""
+    train = commands.add_parser("train", help="train a model; writes a run directory",
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    add_settings_sources(train)
+    train.add_argument("--resume", metavar="RUN", help="continue an interrupted run directory")
+    add_config_flags(train)
+    train.set_defaults(handler=cmd_train)
+
+    check = commands.add_parser("check", help="sanity checks before training: initial loss, "
+                                "gradient check, overfitting 50 examples, dead or saturated "
+                                "units and update sizes",
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    add_settings_sources(check)
+    add_config_flags(check)
+    check.set_defaults(handler=cmd_check)
