@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from striate.checks import unit_check, update_ratio_check
-from striate.torch.health import unit_report
+from striate.torch.hooks import unit_report
 
 DIGITS = ("check", "--dataset", "digits")
 SMALL_MLP = ("--model", "mlp", "--model-arg", "hidden=32")

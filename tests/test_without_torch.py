@@ -63,10 +63,17 @@ def test_numpy_engine_runs_without_torch(cli, tmp_path):
     Image.fromarray(np.arange(64, dtype=np.uint8).reshape(8, 8) * 4).save(image)
 
     lines, torch, _ = run_without_torch(*train_and_resume(run), ["evaluate", run],
-                                     ["predict", run, image], ["check", *ARGS])
+                                        ["predict", run, image], ["check", *ARGS],
+                                        ["lr-find", *ARGS, "--out-dir", tmp_path / "lr"],
+                                        ["plot", run, "--out", tmp_path / "plots"])
 
-    assert torch == {"refused": [], "imported": False}
-    assert [line for line in lines if line.startswith("exit")] == ["exit 0"] * 5
+    # Only `plot` looked for torch (once, for the feature maps), and went on without it.
+    assert torch == {"refused": ["torch"], "imported": False}
+    assert [line for line in lines if line.startswith("exit")] == ["exit 0"] * 7
+    # every plot but the feature maps, which torch's forward hooks catch
+    assert {path.stem for path in (tmp_path / "plots").iterdir()} == {
+        "loss", "error", "lr", "filters", "confusion", "wrong"}
+    assert len(list(tmp_path.glob("lr/lr-find-*/lr_find.png"))) == 1
     assert {"model.safetensors", "metrics.json", TRAIN_STATE} <= {p.name for p in run.iterdir()}
     # The oracle: the same commands in this process, where torch is importable.
     oracle = tmp_path / "torch" / "run"

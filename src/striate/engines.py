@@ -17,9 +17,18 @@ predict) is written once, above this interface.
 """
 
 import importlib
+import importlib.util
 
 from striate.config import ENGINES
 from striate.errors import StriateError
+
+
+def torch_installed() -> bool:
+    """Whether PyTorch can be imported here (without importing it)."""
+    try:
+        return importlib.util.find_spec("torch") is not None
+    except ImportError:  # an import hook that refuses it
+        return False
 
 
 def get_engine(name: str):

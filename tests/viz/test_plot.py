@@ -13,7 +13,7 @@ from PIL import Image
 
 from helpers import tree_snapshot
 from striate.inference import evaluate
-from striate.viz.features import feature_maps
+from striate.torch.hooks import feature_maps
 from striate.viz.plots import PlotOptions, Subject
 from striate.viz.study import cross_validation_figure, heatmap_figure, read_study
 from striate.viz.weights import layer_filters, random_filter_responses

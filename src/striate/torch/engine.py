@@ -12,7 +12,8 @@ from striate.errors import StriateError
 from striate.torch.data import DeviceSplit
 from striate.torch.device import resolve_device
 from striate.torch.distributed import join
-from striate.torch.health import measure_units
+from striate.torch.hooks import (check_layers, conv_layer_names,  # noqa: F401 (engine API)
+                                  feature_maps, measure_units)
 from striate.torch.learner import TorchLearner, log_proba, penalized, penalty
 from striate.torch.models import check_model_options, create_model  # noqa: F401 (engine API)
 from striate.training.learner import UnitHealth

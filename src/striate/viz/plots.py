@@ -16,13 +16,13 @@ from striate.checkpoint import WEIGHTS_FILE
 from striate.data import load_image
 from striate.data.pipeline import load_preprocess
 from striate.data.preprocess import PROJECTIONS
-from striate.engines import get_engine
+from striate.engines import get_engine, torch_installed
 from striate.errors import StriateError
 from striate.files import atomic_write_bytes
 from striate.registry import SPECS
 from striate.runs import CONFIG, METRICS_CSV
 from striate.viz.curves import error_figure, loss_figure, lr_figure, read_history
-from striate.viz.features import check_layers, conv_layer_names, feature_maps, features_figure
+from striate.viz.features import features_figure
 from striate.viz.figures import display_image, png_bytes
 from striate.viz.predictions import (checkpoint_test_data, confusion_figure, predict_test,
                                      wrong_figure)
@@ -103,9 +103,10 @@ class Subject:
 
     @cached_property
     def feature_layers(self) -> list[str]:
+        torch_engine = get_engine("torch")
         if self.options.layers is None:
-            return conv_layer_names(self.torch_model)
-        check_layers(self.torch_model, self.options.layers, self.meta["model"])
+            return torch_engine.conv_layer_names(self.torch_model)
+        torch_engine.check_layers(self.torch_model, self.options.layers, self.meta["model"])
         return self.options.layers
 
     @cached_property
@@ -162,6 +163,8 @@ def no_filters(subject: Subject) -> str | None:
 def no_feature_layers(subject: Subject) -> str | None:
     if no_checkpoint(subject):
         return no_checkpoint(subject)
+    if not torch_installed():
+        return "needs PyTorch (its forward hooks catch the maps), which is not installed"
     if "torch" not in SPECS[subject.meta["model"]].engines:
         return (f"needs a model the torch engine has (its forward hooks catch the maps); "
                 f"{subject.meta['model']} is the NumPy engine's only")
@@ -183,7 +186,7 @@ def no_second_param(subject: Subject) -> str | None:
 
 def draw_features(subject: Subject):
     image, picture, caption = subject.feature_input()
-    maps = feature_maps(subject.torch_model, subject.feature_layers, image)
+    maps = get_engine("torch").feature_maps(subject.torch_model, subject.feature_layers, image)
     return [(f"features-{layer}", features_figure(layer, maps[layer], picture, caption))
             for layer in subject.feature_layers]
 

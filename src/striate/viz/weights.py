@@ -4,10 +4,10 @@ demonstration that even random 9x9 filters, convolved with a photo, respond to i
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from striate.data.images import load_image, probe_image
 from striate.errors import StriateError
+from striate.numpy.fast_layers import conv_forward_fast
 from striate.viz.figures import new_figure, show_image, tile_images
 
 MAX_FILTERS = 100     # tiles in one picture: the tutorials show 100 of the MLP's 500 units
@@ -63,11 +63,11 @@ def random_filter_responses(pixels: np.ndarray, seed: int) -> np.ndarray:
     bound = 1.0 / np.sqrt(3 * 9 * 9)                         # 1 / sqrt(fan-in)
     weights = rng.uniform(-bound, bound, size=(2, 3, 9, 9))  # (filters, channels, 9, 9)
     biases = rng.uniform(-0.5, 0.5, size=2)
-    # Theano's conv2d is a true convolution: it flips the kernel, torch's does not.
-    kernel = torch.from_numpy(np.ascontiguousarray(weights[:, :, ::-1, ::-1]))
-    image = torch.from_numpy(pixels / 256.0)[None]           # (1, 3, H, W), the tutorials' scale
-    out = torch.nn.functional.conv2d(image, kernel) + torch.from_numpy(biases)[:, None, None]
-    return torch.sigmoid(out)[0].numpy()
+    # Theano's conv2d is a true convolution: it flips the kernel, a ConvNet layer's does not.
+    kernel = np.ascontiguousarray(weights[:, :, ::-1, ::-1])
+    image = (pixels / 256.0)[None]                           # (1, 3, H, W), the tutorials' scale
+    out, _ = conv_forward_fast(image, kernel, biases, {"stride": 1, "pad": 0})   # (1, 2, H', W')
+    return 1.0 / (1.0 + np.exp(-out[0]))
 
 
 def sample_photo() -> Path:
