@@ -12,6 +12,10 @@ Each engine module (striate.torch.engine, striate.numpy.engine) provides:
     gradient_problem(config, sample, num_classes, preprocess, options, redraw_zero_weight)
         -> (loss(), params, grads): float64 parameters as numpy arrays the check can nudge
     unit_health(learner) -> list[UnitHealth]       dead or saturated units, where measurable
+    first_layer(model) -> (name, weight)           the weights that see the pixels, for plots
+The torch engine also catches what its layers output with forward hooks (`striate plot`'s
+feature maps: conv_layer_names, check_layers, feature_maps); a checkpoint of a model both
+engines have loads into it whichever engine trained it.
 Everything else (data, splits, the loop, evaluation, checks, lr-find, runs, checkpoints, evaluate,
 predict) is written once, above this interface.
 """

@@ -61,9 +61,11 @@ def checkpoint_dataset(checkpoint, meta: dict, data_dir: str | None = None):
 
 
 def batched_log_proba(log_proba, preprocess, images: np.ndarray, pixel_max: float):
-    """(N, classes) log-probabilities of stored (N, C, H, W) images, BATCH at a time."""
+    """Yields (slice, (B, classes) log-probabilities) of stored (N, C, H, W) images, BATCH at
+    a time."""
     for start in range(0, len(images), BATCH):
-        yield log_proba(preprocess.apply(images[start:start + BATCH], pixel_max))
+        batch = slice(start, start + BATCH)
+        yield batch, log_proba(preprocess.apply(images[batch], pixel_max))
 
 
 def evaluate(checkpoint, split: str = "test", data_dir: str | None = None,
@@ -72,9 +74,8 @@ def evaluate(checkpoint, split: str = "test", data_dir: str | None = None,
     dataset, config = checkpoint_dataset(checkpoint, meta, data_dir)
     data = pipeline.split(dataset, config.data, config.run.seed)[split]
     tally = Tally()
-    chunks = batched_log_proba(log_proba, preprocess, data.images, dataset.pixel_max)
-    for start, chunk in zip(range(0, len(data), BATCH), chunks):
-        tally.add(chunk, data.labels[start:start + BATCH])
+    for batch, chunk in batched_log_proba(log_proba, preprocess, data.images, dataset.pixel_max):
+        tally.add(chunk, data.labels[batch])
     loss, error = tally.result()
     return {"split": split, "examples": len(data), "loss": loss, "error": error,
             "accuracy": 1.0 - error}

@@ -6,6 +6,7 @@ import sys
 
 from striate.cli.flags import (add_config_flags, add_settings_sources, config_from_args,
                                show_progress, stop_on_sigterm)
+from striate.engines import get_engine
 from striate.errors import StriateError
 
 
@@ -24,6 +25,8 @@ def cmd_train(args) -> int:
         resume = RunDir.open(args.resume)
         config = resume_config(resume, given).resolve()
     if config.run.nproc > 1 and "WORLD_SIZE" not in os.environ:
+        # --nproc is the torch engine's (TrainConfig.check): say so in one line without torch
+        get_engine(config.run.engine)
         from striate.torch.distributed import launch
 
         return launch(args.argv, config.run.nproc)  # the ranks run this same command line

@@ -1,5 +1,5 @@
-"""`striate plot` and `striate report`. The plotting modules (matplotlib, torch) are imported by
-the handlers, so that `striate --help` stays fast."""
+"""`striate plot` and `striate report`. The plotting modules (matplotlib, and torch for feature
+maps) are imported by the handlers, so that `striate --help` stays fast."""
 
 import argparse
 from pathlib import Path

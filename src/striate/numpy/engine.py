@@ -1,9 +1,9 @@
-"""Building NumPy models and learners from a config, and rebuilding them from checkpoints.
+"""The NumPy engine behind striate.engines: learners from a config, models from checkpoints, and
+the losses and gradients `striate check` asks of an engine.
 
-Checkpoints are the torch engine's: for the models both engines have (logreg, mlp, lenet,
-convnet3) the tensors carry torch's state_dict names and layouts (an affine weight is stored as
-torch's (out, in), the transpose of cs231n's (in, out)), so a file trained by either engine loads
-into the other. NumPy-only models store their params under their own names.
+Checkpoints are the torch engine's: for the models both engines have the tensors carry torch's
+state_dict names and layouts (striate.numpy.weights), so a file trained by either engine loads
+into the other.
 """
 
 import numpy as np
@@ -13,7 +13,7 @@ from striate.config import TrainConfig, flag_name
 from striate.data import Preprocess, Split
 from striate.errors import StriateError
 from striate.numpy.learner import NumpyLearner, log_softmax
-from striate.numpy.losses import is_weight
+from striate.numpy.losses import is_weight, weight_penalty
 from striate.numpy.weights import checkpoint_layout, load_arrays
 from striate.training.learner import UnitHealth
 from striate.training.world import world_from_env
@@ -95,12 +95,11 @@ def load_predictor(checkpoint, device: str = "auto"):
 def initial_losses(config: TrainConfig, sample: Split, num_classes: int,
                    preprocess: Preprocess) -> tuple[float, float, bool]:
     """(data loss, data loss + sum W^2, whether any weight is non-zero) of the fresh model."""
-    shape = preprocess.output_shape
-    loss, _ = fresh_model(config, shape, num_classes).loss(sample.images, sample.labels)
-    regularized = fresh_model(config, shape, num_classes, reg=1.0)
-    loss_reg, _ = regularized.loss(sample.images, sample.labels)
-    weights = [value for name, value in regularized.params.items() if is_weight(name)]
-    return loss, loss_reg, any(bool(weight.any()) for weight in weights)
+    model = fresh_model(config, preprocess.output_shape, num_classes)
+    loss, _ = model.loss(sample.images, sample.labels)
+    penalty, _ = weight_penalty(model.params, 0.0, 1.0)
+    weights = [value for name, value in model.params.items() if is_weight(name)]
+    return loss, loss + penalty, any(bool(weight.any()) for weight in weights)
 
 
 def gradient_problem(config: TrainConfig, sample: Split, num_classes: int,

@@ -71,8 +71,7 @@ class NumpyLearner:
         images, labels = self.splits["train"]
         size = self.config.batch_size
         index = self.order[batch * size:(batch + 1) * size]
-        loss, grads = self.model.loss(images[index], labels[index])  # data loss (reg is 0)
-        scores = self.model.last_scores                                  # (B, classes)
+        loss, grads, scores = self.forward_backward(images[index], labels[index])
         _, penalty_grads = weight_penalty(self.model.params, self.config.l1, self.config.l2)
         for name, value in self.model.params.items():
             grad = grads[name] + penalty_grads[name] if name in penalty_grads else grads[name]
@@ -82,6 +81,16 @@ class NumpyLearner:
         self.loss_sum += float(loss) * len(index)
         self.wrong += int((scores.argmax(axis=1) != labels[index]).sum())
         return float(loss)
+
+    def forward_backward(self, images: np.ndarray, labels: np.ndarray):
+        """(data loss, grads, (B, classes) scores) of a minibatch in train mode. striate's models
+        keep the scores their loss was computed from (Model.data_loss); a model of the reader's
+        own, with only cs231n's params and loss(X, y=None), is asked for them again in test
+        mode."""
+        self.model.last_scores = None
+        loss, grads = self.model.loss(images, labels)
+        scores = self.model.last_scores
+        return loss, grads, self.model.loss(images) if scores is None else scores
 
     def end_epoch(self) -> tuple[float, float]:
         """Mean training data loss and error over the epoch's minibatches (as trained on)."""
@@ -129,8 +138,21 @@ class NumpyLearner:
                 "model_rng": self.model.rng.bit_generator.state}
 
     def load_state_dict(self, state: dict) -> None:
+        """Refuses (ValueError) a state of other parameters than the model's: one copied from
+        another run would otherwise fail at the first step."""
+        for which in ("current", "best"):
+            check_same_arrays(state[which]["params"], self.model.params)
+        if set(state["rules"]) != set(self.model.params):
+            raise ValueError("the update rules' state is for other parameters")
         self.set_state(state["current"])
         self.best = state["best"]
         self.rule_configs = state["rules"]
         self.model.rng.bit_generator.state = state["model_rng"]
 
+
+def check_same_arrays(arrays: dict, like: dict) -> None:
+    """Raise ValueError unless `arrays` has the names, shapes and dtypes of `like`."""
+    if set(arrays) != set(like) or any(
+            not isinstance(arrays[name], np.ndarray) or arrays[name].shape != like[name].shape
+            or arrays[name].dtype != like[name].dtype for name in like):
+        raise ValueError("the parameters are not the model's")

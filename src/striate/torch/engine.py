@@ -112,10 +112,14 @@ def gradient_problem(config: TrainConfig, sample: Split, num_classes: int,
         torch.manual_seed(config.run.seed)  # the same dropout masks in every call
         return F.cross_entropy(model(x), y)
 
+    @torch.no_grad()
+    def nudged_loss() -> float:   # the numerical gradient's thousands of evaluations
+        return loss().item()
+
     loss().backward()
     params = {name: p.detach().numpy() for name, p in model.named_parameters()}
     grads = {name: p.grad.numpy() for name, p in model.named_parameters()}
-    return (lambda: loss().item()), params, grads
+    return nudged_loss, params, grads
 
 
 def unit_health(learner: TorchLearner) -> list[UnitHealth]:

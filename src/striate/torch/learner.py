@@ -22,9 +22,13 @@ from striate.training.order import epoch_order
 from striate.training.world import World
 
 
-def penalized(model: nn.Module) -> list[nn.Parameter]:
+def named_weights(model: nn.Module) -> dict[str, nn.Parameter]:
     """Weights (matrices and filters) carry the L1/L2 penalties and decay; biases never do."""
-    return [p for p in model.parameters() if p.ndim > 1]
+    return {name: p for name, p in model.named_parameters() if p.ndim > 1}
+
+
+def penalized(model: nn.Module) -> list[nn.Parameter]:
+    return list(named_weights(model).values())
 
 
 def penalty(model: nn.Module, l1: float, l2: float) -> torch.Tensor:
@@ -183,7 +187,7 @@ class TorchLearner:
 
     def weights(self) -> dict[str, np.ndarray]:
         return {name: p.detach().cpu().numpy().copy()
-                for name, p in self.model.named_parameters() if p.ndim > 1}
+                for name, p in named_weights(self.model).items()}
 
     def copy_state(self) -> dict[str, torch.Tensor]:
         return {name: value.detach().clone() for name, value in self.model.state_dict().items()}

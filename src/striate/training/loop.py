@@ -8,8 +8,8 @@
         stop when the epoch's training loss is not finite (diverged)
         record the epoch's row; save a resumable checkpoint
 
-A learner (e.g. striate.torch.learner.TorchLearner) does the mathematics: start_epoch,
-train_step, end_epoch, evaluate, keep_best, restore_best, state_dict, load_state_dict.
+A learner (striate.training.learner.Learner, implemented by each engine) does the mathematics:
+start_epoch, train_step, end_epoch, evaluate, keep_best, restore_best, state_dict.
 """
 
 import math
@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, fields
 from tqdm import tqdm
 
 from striate.config import TrainConfig
+from striate.training.learner import NOT_EVALUATED, Evaluation
 from striate.training.schedules import Schedule
 from striate.training.stopping import make_stopper
 
@@ -61,7 +62,7 @@ class Loop:
         started = time.perf_counter() - state.elapsed
         bar = tqdm(total=self.config.stop.epochs * n_batches, initial=state.epoch * n_batches,
                    disable=not self.show_progress, unit="batch", dynamic_ncols=True)
-        valid = (float("nan"), float("nan"))
+        valid = NOT_EVALUATED
         for epoch in range(state.epoch, self.config.stop.epochs):
             if state.stopped_by:
                 break
@@ -74,13 +75,13 @@ class Loop:
                 bar.update()
                 if (iteration + 1) % frequency == 0:
                     valid, validated = learner.evaluate("valid"), True
-                    if not math.isfinite(valid[0]):
-                        self.diverged(epoch, iteration, "validation loss", valid[0])
+                    if not math.isfinite(valid.loss):
+                        self.diverged(epoch, iteration, "validation loss", valid.loss)
                         break
-                    if stopper.observe(iteration, valid[1], valid[0]):
+                    if stopper.observe(iteration, valid.error, valid.loss):
                         improved = True
                         self.record_best(epoch, iteration, valid)
-                    bar.set_postfix(valid_error=f"{valid[1]:.4f}",
+                    bar.set_postfix(valid_error=f"{valid.error:.4f}",
                                     best=f"{stopper.best_error:.4f}")
                 if stopper.should_stop(iteration):
                     state.stopped_by = "patience"
@@ -93,7 +94,7 @@ class Loop:
             state.history.append({
                 "epoch": epoch + 1, "iteration": iteration + 1, "lr": lr,
                 "train_loss": train_loss, "train_error": train_error,
-                "valid_loss": valid[0], "valid_error": valid[1], "valid_accuracy": 1 - valid[1],
+                "valid_loss": valid.loss, "valid_error": valid.error, "valid_accuracy": 1 - valid.error,
                 "best_valid_error": stopper.best_error, "time_s": round(state.elapsed, 3)})
             on_epoch_end(self, improved)
         bar.close()
@@ -132,16 +133,16 @@ class Loop:
         epoch, iteration = ((-1, -1) if diverged else
                             (self.state.epoch - 1, self.state.history[-1]["iteration"] - 1))
         valid = self.learner.evaluate("valid")
-        self.stopper.observe(iteration, valid[1], valid[0])
+        self.stopper.observe(iteration, valid.error, valid.loss)
         self.record_best(epoch, iteration, valid)
 
-    def record_best(self, epoch: int, iteration: int, valid: tuple[float, float]) -> None:
+    def record_best(self, epoch: int, iteration: int, valid: Evaluation) -> None:
         test = self.learner.evaluate("test")
         self.learner.keep_best()
         self.state.best = {"epoch": epoch + 1, "iteration": iteration + 1,
-                           "valid_loss": valid[0], "valid_error": valid[1],
-                           "valid_accuracy": 1 - valid[1], "test_loss": test[0],
-                           "test_error": test[1]}
+                           "valid_loss": valid.loss, "valid_error": valid.error,
+                           "valid_accuracy": 1 - valid.error, "test_loss": test.loss,
+                           "test_error": test.error}
 
     def state_dict(self) -> dict:
         return {"loop": vars(self.state), "schedule": self.schedule.state_dict(),

@@ -134,7 +134,7 @@ def how_to_continue(run: RunDir) -> str:
 
 def restore(loop: Loop, run: RunDir) -> None:
     """Load the last completed epoch, and drop what a killed write left half-done."""
-    if (run / "train_state.pt").is_file():  # the torch.save format of striate before 0.1.0's
+    if (run / "train_state.pt").is_file():  # the torch.save pickle, before the safetensors state
         raise StriateError(f"{run.path} was written by an earlier striate, whose training state "
                            "(train_state.pt) this version does not read; start a new run")
     if not (run / TRAIN_STATE).is_file():

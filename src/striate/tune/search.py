@@ -55,9 +55,14 @@ class Tuning:
 
 
 def open_storage(url: str):
-    """An Optuna RDB storage; SQLite waits generously for another worker's write to finish."""
-    import optuna
-    import sqlalchemy
+    """An Optuna RDB storage; SQLite waits generously for another worker's write to finish.
+    The first thing a search opens, so a missing Optuna is said here, in one line."""
+    try:
+        import optuna
+        import sqlalchemy
+    except ImportError as error:
+        raise StriateError(f"striate tune needs {error.name}, which is not installed: `pip "
+                           "install optuna`") from None
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:

@@ -74,8 +74,13 @@ class Subject:
 
     @cached_property
     def meta(self) -> dict:
-        """The checkpoint's metadata; reading it loads no weights."""
-        return load_preprocess(self.checkpoint)[1]
+        """The checkpoint's metadata, its model one this striate knows; loads no weights."""
+        meta = load_preprocess(self.checkpoint)[1]
+        if meta["model"] not in SPECS:
+            raise StriateError(f"{self.checkpoint} holds a model {meta['model']!r} this striate "
+                               "does not know (see `striate models`); plot it with the striate "
+                               "that trained it")
+        return meta
 
     @cached_property
     def engine(self):
@@ -91,6 +96,8 @@ class Subject:
     def torch_model(self):
         """Feature maps are caught with torch's forward hooks; the checkpoints of the models
         both engines have load into either."""
+        if self.engine is get_engine("torch"):
+            return self.model
         return get_engine("torch").load_model(self.checkpoint, self.options.device)[0]
 
     @cached_property

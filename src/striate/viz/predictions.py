@@ -63,8 +63,8 @@ def checkpoint_test_data(meta: dict, checkpoint) -> TestData:
 
 def predict_test(checkpoint, test: TestData, device: str) -> Predictions:
     log_proba, meta, preprocess = load_predictor(checkpoint, None, device)
-    probabilities = np.exp(np.concatenate(list(batched_log_proba(
-        log_proba, preprocess, test.split.images, test.pixel_max))))         # (N, classes)
+    probabilities = np.exp(np.concatenate([chunk for _, chunk in batched_log_proba(
+        log_proba, preprocess, test.split.images, test.pixel_max)]))         # (N, classes)
     return Predictions(test.split.labels, probabilities, meta["class_names"])
 
 

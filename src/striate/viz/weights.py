@@ -7,7 +7,6 @@ import numpy as np
 
 from striate.data.images import load_image, probe_image
 from striate.errors import StriateError
-from striate.numpy.fast_layers import conv_forward_fast
 from striate.viz.figures import new_figure, show_image, tile_images
 
 MAX_FILTERS = 100     # tiles in one picture: the tutorials show 100 of the MLP's 500 units
@@ -64,10 +63,15 @@ def random_filter_responses(pixels: np.ndarray, seed: int) -> np.ndarray:
     weights = rng.uniform(-bound, bound, size=(2, 3, 9, 9))  # (filters, channels, 9, 9)
     biases = rng.uniform(-0.5, 0.5, size=2)
     # Theano's conv2d is a true convolution: it flips the kernel, a ConvNet layer's does not.
-    kernel = np.ascontiguousarray(weights[:, :, ::-1, ::-1])
-    image = (pixels / 256.0)[None]                           # (1, 3, H, W), the tutorials' scale
-    out, _ = conv_forward_fast(image, kernel, biases, {"stride": 1, "pad": 0})   # (1, 2, H', W')
-    return 1.0 / (1.0 + np.exp(-out[0]))
+    kernel = weights[:, :, ::-1, ::-1]
+    image = pixels / 256.0                                   # (3, H, W), the tutorials' scale
+    height, width = image.shape[1] - 8, image.shape[2] - 8
+    out = np.zeros((2, height, width)) + biases[:, None, None]      # (2, H', W')
+    # One kernel offset at a time: memory stays that of the output, however large the photo
+    # (im2col would hold 243 values per output pixel).
+    for i, j in np.ndindex(9, 9):
+        out += np.einsum("fc,chw->fhw", kernel[:, :, i, j], image[:, i:i + height, j:j + width])
+    return 1.0 / (1.0 + np.exp(-out))
 
 
 def sample_photo() -> Path:
