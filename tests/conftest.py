@@ -21,8 +21,10 @@ class CliResult:
 
 @pytest.fixture
 def cli(capsys):
-    """Run `striate ARGS...` in-process; returns exit code, stdout and stderr."""
+    """Run `striate ARGS...` in-process; returns exit code, stdout and stderr (this command's
+    only: what was printed before it, by a helpers.train_run for one, is left out)."""
     def run(*args):
+        capsys.readouterr()
         code = main([str(a) for a in args])
         captured = capsys.readouterr()
         return CliResult(code, captured.out, captured.err)

@@ -5,13 +5,12 @@ against themselves (the same seed gives the same numbers) and against `striate e
 """
 
 import itertools
-import json
 
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from helpers import csv_column, interrupted_after_epochs, tree_snapshot
+from helpers import csv_column, interrupted_after_epochs, metrics_of, train_run, tree_snapshot
 from PIL import Image
 
 from striate.config import AugmentConfig
@@ -22,19 +21,10 @@ QUICK = ("--dataset", "digits", "--model", "mlp", "--model-arg", "hidden=32", "-
          "--progress", "off")
 
 
-def train(cli, out_dir, *args, name="run"):
-    result = cli("train", "--out-dir", out_dir, "--name", name, *args)
-    assert result.code == 0, result.err
-    return out_dir / name, json.loads((out_dir / name / "metrics.json").read_text())
-
-
 @pytest.fixture(scope="module")
 def plain_run(tmp_path_factory):
     """QUICK without augmentation, to compare the augmented runs with."""
-    from striate.cli import main
-    out_dir = tmp_path_factory.mktemp("plain")
-    assert main(["train", "--out-dir", str(out_dir), "--name", "plain", *QUICK]) == 0
-    return out_dir / "plain"
+    return train_run(*QUICK, "--out-dir", tmp_path_factory.mktemp("plain"), "--name", "plain")
 
 
 def shift_offset(image, shifted, max_shift, mode):
@@ -120,12 +110,13 @@ def test_the_perturbations_follow_seed_and_epoch_not_the_global_rng():
     assert torch.equal(batch(images), first)
 
 
-def test_augmented_training_is_repeatable(cli, tmp_path, plain_run):
-    args = (*QUICK, "--crop-padding", "1", "--translate", "1")
-    first, first_metrics = train(cli, tmp_path, *args, name="first")
-    second, second_metrics = train(cli, tmp_path, *args, name="second")
+def test_augmented_training_is_repeatable(tmp_path, plain_run):
+    args = (*QUICK, "--crop-padding", "1", "--translate", "1", "--out-dir", tmp_path)
+    first = train_run(*args, "--name", "first")
+    second = train_run(*args, "--name", "second")
     plain = plain_run
-    assert first_metrics == second_metrics
+    first_metrics = metrics_of(first)
+    assert first_metrics == metrics_of(second)
     assert csv_column(first, "train_loss") == csv_column(second, "train_loss")
     assert csv_column(first, "train_loss") != csv_column(plain, "train_loss")
     assert first_metrics["test_accuracy"] > 0.6
@@ -133,17 +124,18 @@ def test_augmented_training_is_repeatable(cli, tmp_path, plain_run):
 
 def test_augmented_resume_equals_uninterrupted(cli, tmp_path):
     args = (*QUICK, "--crop-padding", "1", "--translate", "1", "--epochs", "4")
-    _, whole = train(cli, tmp_path / "a", *args)
+    whole = train_run(*args, "--out-dir", tmp_path / "a", "--name", "run")
 
     with interrupted_after_epochs(2):
         assert cli("train", "--out-dir", tmp_path / "b", "--name", "run", *args).code == 130
-    assert cli("train", "--resume", tmp_path / "b" / "run").code == 0
-    resumed = json.loads((tmp_path / "b" / "run" / "metrics.json").read_text())
-    assert resumed == whole
+    resumed = train_run("--resume", tmp_path / "b" / "run")
+    assert metrics_of(resumed) == metrics_of(whole)
 
 
-def test_label_smoothing_changes_the_loss_and_still_trains(cli, tmp_path, plain_run):
-    smoothed, metrics = train(cli, tmp_path, *QUICK, "--label-smoothing", "0.2", name="smooth")
+def test_label_smoothing_changes_the_loss_and_still_trains(tmp_path, plain_run):
+    smoothed = train_run(*QUICK, "--label-smoothing", "0.2", "--out-dir", tmp_path,
+                         "--name", "smooth")
+    metrics = metrics_of(smoothed)
     plain = plain_run
     # The smoothed target (0.82 on the label, 0.02 elsewhere) has entropy H, and the
     # cross-entropy against it can never fall below H; the one-hot loss can go to 0.
@@ -159,7 +151,7 @@ def test_crop_padding_must_be_smaller_than_the_image(cli, tmp_path):
     assert result.code == 2 and result.err.count("\n") == 1
     assert "--crop-padding 8 must be smaller than the 8-pixel images" in result.err
     assert tree_snapshot(tmp_path) == {}
-    train(cli, tmp_path, *QUICK, "--crop-padding", "7", "--epochs", "1")   # the largest that fits
+    train_run(*QUICK, "--crop-padding", "7", "--epochs", "1", "--out-dir", tmp_path)  # it fits
 
 
 @pytest.mark.parametrize("args, message", [
@@ -210,8 +202,9 @@ def stripes(tmp_path_factory):
 def test_flip_and_tta_on_a_mirror_symmetric_data_set(cli, tmp_path, stripes):
     args = ("--dataset", "folder", "--data-dir", stripes, "--model", "mlp", "--model-arg",
             "hidden=16", "--epochs", "4", "--batch-size", "16", "--progress", "off")
-    mirrored, metrics = train(cli, tmp_path, *args, "--flip", "--tta", name="mirrored")
-    plain, plain_metrics = train(cli, tmp_path, *args, name="plain")
+    mirrored = train_run(*args, "--flip", "--tta", "--out-dir", tmp_path, "--name", "mirrored")
+    plain = train_run(*args, "--out-dir", tmp_path, "--name", "plain")
+    metrics, plain_metrics = metrics_of(mirrored), metrics_of(plain)
     assert csv_column(mirrored, "train_loss") != csv_column(plain, "train_loss")
 
     # The run's test figures average each image with its mirror image, as `evaluate --tta` does.

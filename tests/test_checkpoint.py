@@ -4,11 +4,13 @@ import errno
 import json
 import os
 import stat
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from helpers import tree_snapshot
 from striate.checkpoint import load_weights, save_weights
 from striate.errors import StriateError
 from striate.files import atomic_write_bytes
@@ -65,15 +67,31 @@ def test_a_full_disk_keeps_the_previous_file(tmp_path, monkeypatch):
     assert [p.name for p in tmp_path.iterdir()] == ["metrics.json"]  # no temp file left
 
 
-def test_a_read_only_directory_is_a_clear_error(tmp_path):
-    if os.geteuid() == 0:
-        pytest.skip("root writes through read-only permissions")
-    tmp_path.chmod(0o500)
-    try:
-        with pytest.raises(StriateError, match="cannot write in"):
-            atomic_write_bytes(tmp_path / "x", b"1")
-    finally:
-        tmp_path.chmod(0o700)
+def a_file_in_the_way(tmp_path, monkeypatch):
+    """A file where the directory should be: the kernel refuses with ENOTDIR."""
+    (tmp_path / "runs").write_text("a file, not a directory")
+    return tmp_path / "runs", "Not a directory"
+
+
+def a_read_only_file_system(tmp_path, monkeypatch):
+    """EROFS, what a read-only mount gives, when the temporary file is created."""
+    def read_only(*args, **kwargs):
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+
+    monkeypatch.setattr(tempfile, "mkstemp", read_only)
+    return tmp_path, "Read-only file system"
+
+
+@pytest.mark.parametrize("block", [a_file_in_the_way, a_read_only_file_system])
+def test_a_directory_that_takes_no_file_is_a_clear_error(tmp_path, monkeypatch, block):
+    """Read-only permissions cannot stop root (CI runs as root): these blocks stop any user."""
+    directory, reason = block(tmp_path, monkeypatch)
+    before = tree_snapshot(tmp_path)
+    with pytest.raises(StriateError) as error:
+        atomic_write_bytes(directory / "x", b"1")
+    monkeypatch.undo()
+    assert str(error.value) == f"cannot write in {directory}: {reason}; choose a writable directory"
+    assert tree_snapshot(tmp_path) == before
 
 
 def test_written_files_follow_the_umask(tmp_path):

@@ -1,11 +1,13 @@
 """The commands in README.md and docs/ must be real: every `striate ...` line parses and its
 settings validate (training itself is exercised by the other tests). A line shown with the
-`striate: error:` it produces must fail with that error."""
+`striate: error:` it produces must fail with that error. The YAML examples load as the settings
+they write, and the Python examples print the figures their page gives."""
 
 import re
 import shlex
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from striate.cli import build_parser
@@ -15,19 +17,24 @@ ROOT = Path(__file__).resolve().parent.parent
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 
 
-def fenced_blocks(text: str, languages=("", "sh")):
-    """The contents of ``` blocks whose language is one of `languages`, fence by fence (a regex
-    over the whole page would pair one block's closing fence with the next one's opening)."""
-    block, language = None, None
-    for line in text.splitlines():
-        if line.startswith("```") and block is None:
-            block, language = [], line[3:].strip()
+def fences(text: str):
+    """(language, contents, first line, last line) of each ``` block, fence by fence (a regex
+    over the whole page would pair one block's closing fence with the next one's opening); the
+    lines are the indices of the opening and the closing fence in text.splitlines()."""
+    lines, opening = text.splitlines(), None
+    for index, line in enumerate(lines):
+        if line.startswith("```") and opening is None:
+            opening, language = index, line[3:].strip()
         elif line.startswith("```"):
-            if language in languages:
-                yield "\n".join(block) + "\n"
-            block = None
-        elif block is not None:
-            block.append(line)
+            yield language, "\n".join(lines[opening + 1:index]) + "\n", opening, index
+            opening = None
+
+
+def fenced_blocks(text: str, languages=("", "sh")):
+    """The contents of the ``` blocks whose language is one of `languages`."""
+    for language, block, _, _ in fences(text):
+        if language in languages:
+            yield block
 
 
 def documented_commands():
@@ -75,7 +82,9 @@ def test_docs_hold_no_placeholders():
         assert not re.search(r"\b[A-Z]+(_[A-Z]+)*_RESULT\b", page.read_text()), page.name
 
 
-def test_yaml_examples_load_as_configs(tmp_path):
+def test_yaml_examples_load_as_configs_holding_their_settings(tmp_path):
+    import yaml
+
     from striate.config import config_from_yaml
     blocks = [block for page in PAGES
               for block in fenced_blocks(page.read_text(), ("yaml",))]
@@ -83,13 +92,69 @@ def test_yaml_examples_load_as_configs(tmp_path):
     for index, block in enumerate(blocks):
         path = tmp_path / f"{index}.yaml"
         path.write_text(block)
-        config_from_yaml(path).resolve()
+        resolved = config_from_yaml(path).resolve().to_dict()
+        for section, settings in yaml.safe_load(block).items():   # each as the block wrote it
+            assert {key: resolved[section][key] for key in settings} == settings, block
 
 
-def test_python_examples_run(capsys):
-    """Each page's ```python blocks run in order, in one namespace, as a reader would."""
-    for page in PAGES:
-        blocks = list(fenced_blocks(page.read_text(), ("python",)))
-        namespace = {}
-        for block in blocks:
-            exec(compile(block, f"{page.name} example", "exec"), namespace)
+def python_examples(text: str):
+    """(code, output) for each ```python block of a page; output is the plain ``` block that
+    follows it with nothing but blank lines between (the whole of what the code prints), or
+    None."""
+    lines, blocks = text.splitlines(), list(fences(text))
+    for (language, code, _, closing), after in zip(blocks, [*blocks[1:], None]):
+        if language == "python":
+            shown_after = after is not None and after[0] == "" and \
+                not any(line.strip() for line in lines[closing + 1:after[2]])
+            yield code, after[1] if shown_after else None
+
+
+def assert_stated_figures(code: str, printed: str):
+    """Each print line of `code` says in its comment the figure it prints: its first number
+    ("86.1% here, in about 2 s": the line prints exactly 86.1%), or one the page gives "about"
+    (within a factor of 10). The line printed is the one that starts with the f-string's text
+    before its first {field}; the figure printed is the first word after that text."""
+    for line in code.splitlines():
+        statement, _, comment = line.partition("  # ")
+        opening = re.match(r'\s*print\(f?"([^"{]*)', statement)
+        if not opening:
+            continue
+        stated = re.match(r"(about )?([-+]?\d[\d.]*(?:e[-+]?\d+)?%?)", comment.strip())
+        assert stated, f"{line.strip()}: its comment must say what it prints"
+        about, figure = stated.groups()
+        [shown] = [text for text in printed.splitlines() if text.startswith(opening[1])]
+        value = shown.removeprefix(opening[1]).split()[0]
+        if about:
+            ratio = float(value.rstrip("%")) / float(figure.rstrip("%"))
+            assert 0.1 <= ratio <= 10, f"{shown!r}, where the page says about {figure}"
+        else:
+            assert value == figure, f"{shown!r}, where the page says {figure}"
+
+
+PYTHON_PAGES = [page for page in PAGES if any(python_examples(page.read_text()))]
+
+
+@pytest.mark.parametrize("page", PYTHON_PAGES, ids=[page.name for page in PYTHON_PAGES])
+def test_python_examples_print_what_the_page_says(page, capsys):
+    """A page's ```python blocks run in order, in one namespace, as a reader would, and print
+    what the page says they print. np.random is seeded first (and restored after), so that an
+    example drawing from it prints the same figures every time."""
+    namespace, state = {}, np.random.get_state()
+    np.random.seed(0)
+    try:
+        for code, output in python_examples(page.read_text()):
+            exec(compile(code, f"{page.name} example", "exec"), namespace)
+            printed = capsys.readouterr().out
+            if output is None:
+                assert_stated_figures(code, printed)
+            else:
+                assert printed == output
+    finally:
+        np.random.set_state(state)
+
+
+def test_the_python_examples_state_what_they_print():
+    """The check above has something to check: the pages' examples print figures they state."""
+    stated = [line for page in PYTHON_PAGES for code, output in python_examples(page.read_text())
+              for line in code.splitlines() if "print(" in line and (output or "  # " in line)]
+    assert len(stated) >= 6

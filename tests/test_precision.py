@@ -6,12 +6,11 @@ checkpoint. channels_last changes the memory layout, never the function computed
 """
 
 import copy
-import json
 
 import numpy as np
 import pytest
 import torch
-from helpers import csv_column, tree_snapshot
+from helpers import csv_column, metrics_of, train_run, tree_snapshot
 
 from striate.checkpoint import load_weights
 from striate.data.pipeline import load_preprocess
@@ -30,21 +29,11 @@ TINY_VGG = ("--dataset", "digits", "--model", "vgg", "--model-arg", "num_filters
             "--progress", "off", "--device", "cpu")
 
 
-def run_training(out_dir, name, *args):
-    from striate.cli import main
-    assert main(["train", "--out-dir", str(out_dir), "--name", name, *args]) == 0
-    return out_dir / name
-
-
-def metrics_of(run):
-    return json.loads((run / "metrics.json").read_text())
-
-
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     out_dir = tmp_path_factory.mktemp("runs")
-    return {"fp32": run_training(out_dir, "fp32", *QUICK, "--precision", "fp32"),
-            "bf16": run_training(out_dir, "bf16", *QUICK, "--precision", "bf16")}
+    return {precision: train_run(*QUICK, "--precision", precision, "--out-dir", out_dir,
+                                 "--name", precision) for precision in ("fp32", "bf16")}
 
 
 def test_fp16_needs_cuda(cli, tmp_path):
@@ -88,14 +77,14 @@ def test_bf16_trains_and_is_evaluated_in_fp32(runs):
 def test_auto_precision_run_is_the_fp32_or_the_bf16_run(runs, tmp_path, monkeypatch, native,
                                                         same_as):
     monkeypatch.setattr(torch_device, "native_bf16", lambda device: native)
-    auto = run_training(tmp_path, "auto", *QUICK, "--precision", "auto")
+    auto = train_run(*QUICK, "--precision", "auto", "--out-dir", tmp_path, "--name", "auto")
     assert metrics_of(auto) == metrics_of(runs[same_as])
     assert csv_column(auto, "train_loss") == csv_column(runs[same_as], "train_loss")
 
 
 def test_channels_last_computes_the_same_function(tmp_path):
-    last = run_training(tmp_path, "last", *TINY_VGG)                  # the default layout
-    plain = run_training(tmp_path, "plain", *TINY_VGG, "--no-channels-last")
+    last = train_run(*TINY_VGG, "--out-dir", tmp_path, "--name", "last")   # the default layout
+    plain = train_run(*TINY_VGG, "--no-channels-last", "--out-dir", tmp_path, "--name", "plain")
     # Same seed, same data: only the memory layout (and so the kernels' summation order) differs.
     assert csv_column(last, "train_loss") == pytest.approx(csv_column(plain, "train_loss"),
                                                            rel=1e-3)

@@ -5,11 +5,9 @@ checkpoint that evaluates to its run's recorded test accuracy carries exactly th
 model was trained with.
 """
 
-import json
-
 import numpy as np
 import pytest
-from helpers import tree_snapshot
+from helpers import csv_column, metrics_of, train_run, tree_snapshot
 from PIL import Image
 
 from striate.checkpoint import load_weights, model_input_shape, read_checkpoint
@@ -30,20 +28,11 @@ KINDS = {  # --preprocess: (extra flags, the preprocess.* tensors and their shap
 }
 
 
-def run_training(out_dir, name, *args):
-    from striate.cli import main
-    assert main(["train", "--out-dir", str(out_dir), "--name", name, *map(str, args)]) == 0
-    return out_dir / name
-
-
-def metrics_of(run):
-    return json.loads((run / "metrics.json").read_text())
-
-
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     out_dir = tmp_path_factory.mktemp("runs")
-    return {kind: run_training(out_dir, kind, *QUICK, "--preprocess", kind, *flags)
+    return {kind: train_run(*QUICK, "--preprocess", kind, *flags, "--out-dir", out_dir,
+                            "--name", kind)
             for kind, (flags, _) in KINDS.items()}
 
 
@@ -105,21 +94,23 @@ def test_predict_applies_the_stored_zca_to_image_files(runs, cli, tmp_path):
     np.testing.assert_allclose([float(row[2]) for row in rows], expected.max(1), atol=0.02)
 
 
-CONV_MODELS = [
-    ("lenet",),
-    ("convnet3",),
-    ("vgg", "--model-arg", "num_filters=4,8", "--model-arg", "As=1,1"),
-    ("resnet", "--model-arg", "width=4"),
+CONV_MODELS = [  # (--model and its options, what the refusal says)
+    (("lenet",), "cannot build lenet with options {} for input (20, 1, 1): "),
+    (("convnet3",), "cannot build convnet3 with options {} for input (20, 1, 1): "),
+    (("vgg", "--model-arg", "num_filters=4,8", "--model-arg", "As=1,1"),
+     "vgg convolves images, but --preprocess pca turns them into component scores; "),
+    (("resnet", "--model-arg", "width=4"),
+     "resnet convolves images, but --preprocess pca turns them into component scores; "),
 ]
 
 
-@pytest.mark.parametrize("model", CONV_MODELS, ids=[m[0] for m in CONV_MODELS])
-def test_conv_models_are_refused_pca_scores(cli, tmp_path, model):
+@pytest.mark.parametrize("model, message", CONV_MODELS, ids=[m[0] for m, _ in CONV_MODELS])
+def test_conv_models_are_refused_pca_scores(cli, tmp_path, model, message):
     """PCA outputs k component scores, (k, 1, 1), which convolutions cannot use as an image."""
     result = cli("train", "--out-dir", tmp_path, *BASE, "--epochs", "1", "--model", *model,
                  "--preprocess", "pca", "--pca-components", "20")
     assert result.code == 2, result.out
-    assert "cannot build" in result.err or "pca" in result.err
+    assert result.err.startswith(f"striate: error: {message}"), result.err
     assert result.err.startswith("striate: error: ") and result.err.count("\n") == 1
     assert tree_snapshot(tmp_path) == {}
 
@@ -143,9 +134,12 @@ def test_bad_preprocessing_requests_get_one_line_exit_2(cli, tmp_path, args, mes
     assert tree_snapshot(tmp_path) == {}
 
 
-def test_zca_keeps_images_so_crops_still_apply(cli, tmp_path):
-    run = run_training(tmp_path, "zca-crop", *QUICK, "--preprocess", "zca", "--crop-padding", "1")
+def test_zca_keeps_images_so_crops_still_apply(runs, tmp_path):
+    run = train_run(*QUICK, "--preprocess", "zca", "--crop-padding", "1", "--out-dir", tmp_path,
+                    "--name", "zca-crop")
     assert metrics_of(run)["test_accuracy"] > 0.3
+    # the crops were applied: the same run without them (runs["zca"]) trained on other numbers
+    assert csv_column(run, "train_loss") != csv_column(runs["zca"], "train_loss")
 
 
 @pytest.fixture(scope="module")
@@ -170,7 +164,7 @@ def test_tta_is_refused_with_pca(cli, tmp_path, mirror_folder):
     assert "--preprocess pca turns images into component scores" in result.err
     assert not (tmp_path / "tta").exists()
 
-    run = run_training(tmp_path, "pca", *args)
+    run = train_run(*args, "--out-dir", tmp_path, "--name", "pca")
     image = next((mirror_folder / "a").iterdir())
     for command in (("evaluate", run), ("predict", run, image)):
         before = tree_snapshot(tmp_path)
@@ -181,10 +175,10 @@ def test_tta_is_refused_with_pca(cli, tmp_path, mirror_folder):
     assert cli("evaluate", run, "--device", "cpu").code == 0
 
 
-def test_numpy_engine_trains_with_zca_and_its_checkpoint_evaluates_the_same(cli, tmp_path):
-    run = run_training(tmp_path, "numpy", "--dataset", "digits", "--engine", "numpy",
-                       "--model", "logreg", "--epochs", "3", "--progress", "off",
-                       "--preprocess", "zca")
+def test_numpy_engine_trains_with_zca_and_its_checkpoint_evaluates_the_same(tmp_path):
+    run = train_run("--dataset", "digits", "--engine", "numpy", "--model", "logreg",
+                    "--epochs", "3", "--progress", "off", "--preprocess", "zca",
+                    "--out-dir", tmp_path, "--name", "numpy")
     metrics = metrics_of(run)
     assert metrics["test_accuracy"] > 0.6
     assert read_checkpoint(run, preprocessing=True)[0]["preprocess.matrix"].shape == (D, D)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from helpers import train_run
 from striate.config import TrainConfig
 from striate.recipes import RECIPES, recipe_config
 from striate.reproduce import table
@@ -38,13 +39,12 @@ def test_every_recipe_is_a_valid_config(name):
     config.resolve()
 
 
-def test_flags_and_config_files_override_the_recipe(cli, tmp_path):
+def test_flags_and_config_files_override_the_recipe(tmp_path):
     settings = tmp_path / "settings.yaml"
     settings.write_text("optim: {lr: 0.2}\nstop: {epochs: 1}\n")
-    result = cli("train", "--recipe", "dlt-mlp", "--config", settings, "--dataset", "digits",
-                 "--model-arg", "hidden=16", "--out-dir", tmp_path, "--name", "r")
-    assert result.code == 0, result.err
-    resolved = (tmp_path / "r" / "config.yaml").read_text()
+    run = train_run("--recipe", "dlt-mlp", "--config", settings, "--dataset", "digits",
+                    "--model-arg", "hidden=16", "--out-dir", tmp_path, "--name", "r")
+    resolved = (run / "config.yaml").read_text()
     assert "lr: 0.2" in resolved and "batch_size: 20" in resolved       # file, then recipe
     assert "hidden: 16" in resolved and "activation: tanh" in resolved  # flag added to recipe's
 

@@ -5,7 +5,7 @@ import copy
 
 import pytest
 
-from helpers import csv_column
+from helpers import csv_column, train_run
 from striate.config import TrainConfig
 from striate.training.session import train
 
@@ -45,14 +45,12 @@ def test_resolve_fills_the_data_set_defaults_into_a_copy():
     assert resolved.resolve() == resolved
 
 
-def test_both_engines_measure_the_same_training_error_and_loss(cli, tmp_path):
+def test_both_engines_measure_the_same_training_error_and_loss(tmp_path):
     """Logistic regression starts at zero weights in both engines and plain SGD at a constant
     rate updates them alike, so the running training figures of metrics.csv (each epoch's
     minibatches as they were trained on) agree: one meaning of train_error for both."""
-    for engine in ("torch", "numpy"):
-        assert cli("train", *SGD, "--engine", engine, "--out-dir", tmp_path,
-                   "--name", engine).code == 0
-    torch_run, numpy_run = tmp_path / "torch", tmp_path / "numpy"
+    torch_run, numpy_run = (train_run(*SGD, "--engine", engine, "--out-dir", tmp_path,
+                                      "--name", engine) for engine in ("torch", "numpy"))
     assert csv_column(torch_run, "train_error") == csv_column(numpy_run, "train_error")
     assert csv_column(torch_run, "train_loss") == pytest.approx(
         csv_column(numpy_run, "train_loss"), rel=1e-5)

@@ -5,6 +5,7 @@ import math
 import pytest
 
 from striate.config import StopConfig, TrainConfig
+from striate.training.learner import Evaluation
 from striate.training.loop import Loop
 from striate.training.stopping import EpochsWithoutImprovement, PatienceRule
 
@@ -25,9 +26,9 @@ class ScriptedLearner:
 
     def evaluate(self, split):
         if split == "test":
-            return 0.0, 0.25
+            return Evaluation(0.0, 0.25)
         self.validations.append(self.steps - 1)   # the iteration just finished
-        return 0.0, self.valid_errors.pop(0) if self.valid_errors else 1.0
+        return Evaluation(0.0, self.valid_errors.pop(0) if self.valid_errors else 1.0)
 
 
 def run_loop(errors, batches_per_epoch=4, **stop):

@@ -4,6 +4,7 @@ import sys
 
 import pytest
 
+from helpers import csv_column, train_run
 from striate.errors import StriateError
 from striate.training.tensorboard import TAGS, TensorBoardLog, summary_writer_class
 
@@ -41,17 +42,16 @@ def test_missing_package_is_one_line_naming_the_fix(tmp_path, monkeypatch):
     assert not (tmp_path / "tensorboard").exists()
 
 
-def test_training_with_tensorboard_logs_every_epoch(cli, tmp_path):
+def test_training_with_tensorboard_logs_every_epoch(tmp_path):
     pytest.importorskip("tensorboard")
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    result = cli("train", "--dataset", "digits", "--model", "logreg", "--epochs", "3",
-                 "--tensorboard", "--out-dir", tmp_path, "--name", "run")
-    assert result.code == 0, result.err
-    events = EventAccumulator(str(tmp_path / "run" / "tensorboard"))
+    run = train_run("--dataset", "digits", "--model", "logreg", "--epochs", "3", "--tensorboard",
+                    "--out-dir", tmp_path, "--name", "run")
+    events = EventAccumulator(str(run / "tensorboard"))
     events.Reload()
-    csv_rows = (tmp_path / "run" / "metrics.csv").read_text().splitlines()[1:]
-    errors = [float(row.split(",")[6]) for row in csv_rows]
+    errors = csv_column(run, "valid_error")
+    assert len(errors) == 3
     assert [s.value for s in events.Scalars("error/valid")] == pytest.approx(errors)
 
 

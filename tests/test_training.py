@@ -7,30 +7,21 @@ import pytest
 import torch
 from PIL import Image
 
-from helpers import interrupted_after_epochs, tree_snapshot
+from helpers import interrupted_after_epochs, metrics_of, train_run, tree_snapshot
 from striate.checkpoint import (load_state, load_weights, read_checkpoint, save_state,
                                 save_weights)
 from striate.config import config_from_yaml
-from striate.data import load_dataset
+from striate.data import load_dataset, load_image
+from striate.data.pipeline import load_preprocess
 from striate.runs import TRAIN_STATE
-
-
-def train_digits(cli, out_dir, *extra):
-    result = cli("train", "--dataset", "digits", "--out-dir", out_dir, *extra)
-    assert result.code == 0, result.err
-    run_dir = out_dir / [line for line in result.out.splitlines()
-                         if line.startswith("run directory")][0].split()[2].split("/")[-1].rstrip(":")
-    return run_dir, json.loads((run_dir / "metrics.json").read_text())
+from striate.torch.engine import load_model
 
 
 @pytest.fixture(scope="module")
 def mlp_run(tmp_path_factory):
     """The issue's acceptance run: an MLP on digits, default settings."""
-    from striate.cli import main
-    out_dir = tmp_path_factory.mktemp("runs")
-    assert main(["train", "--dataset", "digits", "--model", "mlp", "--out-dir", str(out_dir),
-                 "--progress", "off", "--name", "mlp"]) == 0
-    return out_dir / "mlp"
+    return train_run("--dataset", "digits", "--model", "mlp", "--progress", "off",
+                     "--out-dir", tmp_path_factory.mktemp("runs"), "--name", "mlp")
 
 
 def test_digits_mlp_reaches_95_percent_test_accuracy(mlp_run):
@@ -78,7 +69,15 @@ def test_predict_names_the_class_of_image_files(mlp_run, cli, tmp_path):
     assert result.code == 0, result.err
     lines = [line.split("\t") for line in result.out.splitlines()]
     assert [line[0] for line in lines] == [str(p) for p in paths]
-    assert all(0 < float(line[2]) <= 1 for line in lines)
+    # The oracle: the checkpoint's torch model on the files read at the model's 8x8 size, with
+    # the run's preprocessing; the class printed is its argmax, the probability its softmax there.
+    model, _ = load_model(mlp_run, "cpu")
+    pixels = np.stack([load_image(path, (8, 8), 1) for path in paths])          # (5, 1, 8, 8)
+    with torch.no_grad():
+        logits = model(torch.from_numpy(load_preprocess(mlp_run)[0].apply(pixels, 255.0)))
+    probabilities = torch.softmax(logits, dim=1).numpy()                       # (5, 10)
+    assert [line[1] for line in lines] == [str(k) for k in probabilities.argmax(axis=1)]
+    assert [float(line[2]) for line in lines] == pytest.approx(probabilities.max(axis=1), abs=5e-5)
     correct = sum(line[1] == str(label) for line, label in zip(lines, test.labels[:5]))
     assert correct >= 4
 
@@ -93,17 +92,17 @@ def test_resume_equals_uninterrupted(cli, tmp_path, schedule, stopping):
     args = ("--model", "lenet", "--model-arg", "filter_size=3", "--model-arg", "nkerns=4,8",
             "--model-arg", "hidden=32", "--model-arg", "pool=1", *schedule, *stopping,
             "--progress", "off", "--epochs", "4", "--batch-size", "128")
-    whole, whole_metrics = train_digits(cli, tmp_path / "a", *args, "--name", "whole")
+    whole = train_run("--dataset", "digits", *args, "--out-dir", tmp_path / "a", "--name", "whole")
 
     with interrupted_after_epochs(2):
         crashed = cli("train", "--dataset", "digits", "--out-dir", tmp_path / "b", *args,
                       "--name", "part")
     assert crashed.code == 130
     assert f"continue with `striate train --resume {tmp_path / 'b' / 'part'}`" in crashed.err
-    resumed, resumed_metrics = train_digits(cli, tmp_path / "b", "--resume", tmp_path / "b" / "part")
+    resumed = train_run("--resume", tmp_path / "b" / "part")
     assert resumed == tmp_path / "b" / "part"
 
-    assert resumed_metrics == whole_metrics
+    assert metrics_of(resumed) == metrics_of(whole)
     rows = lambda run: [line.rsplit(",", 1)[0] for line in
                         (run / "metrics.csv").read_text().splitlines()]
     assert rows(resumed) == rows(whole)
@@ -111,12 +110,12 @@ def test_resume_equals_uninterrupted(cli, tmp_path, schedule, stopping):
         np.testing.assert_array_equal(load_weights(resumed)[0][name], array)
 
 
-def test_resume_can_extend_a_run_and_records_it(cli, tmp_path):
-    run, metrics = train_digits(cli, tmp_path, "--model", "logreg", "--epochs", "2",
-                                "--progress", "off", "--name", "short")
-    assert metrics["epochs"] == 2
-    run, metrics = train_digits(cli, tmp_path, "--resume", run, "--epochs", "3")
-    assert metrics["epochs"] == 3 and config_from_yaml(run / "config.yaml").stop.epochs == 3
+def test_resume_can_extend_a_run_and_records_it(tmp_path):
+    run = train_run("--dataset", "digits", "--model", "logreg", "--epochs", "2", "--progress",
+                    "off", "--out-dir", tmp_path, "--name", "short")
+    assert metrics_of(run)["epochs"] == 2
+    run = train_run("--resume", run, "--epochs", "3")
+    assert metrics_of(run)["epochs"] == 3 and config_from_yaml(run / "config.yaml").stop.epochs == 3
     assert len((run / "metrics.csv").read_text().splitlines()) == 1 + 3
 
 

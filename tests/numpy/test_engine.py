@@ -5,18 +5,12 @@ import json
 import numpy as np
 import pytest
 
-from helpers import interrupted_after_epochs, tree_snapshot
+from helpers import interrupted_after_epochs, metrics_of, train_run, tree_snapshot
 from striate.runs import TRAIN_STATE
 
 QUICK = ("--dataset", "digits", "--progress", "off", "--epochs", "3")
 LENET_ON_DIGITS = ("--model-arg", "filter_size=3", "--model-arg", "nkerns=4,8",
                    "--model-arg", "hidden=16", "--model-arg", "pool=1")
-
-
-def train(cli, out_dir, *args):
-    result = cli("train", "--out-dir", out_dir, "--name", "run", *QUICK, *args)
-    assert result.code == 0, result.err
-    return out_dir / "run", json.loads((out_dir / "run" / "metrics.json").read_text())
 
 
 @pytest.mark.parametrize("model", [
@@ -28,7 +22,9 @@ def train(cli, out_dir, *args):
      "--model-arg", "hidden_dims=16", "--model-arg", "dropout=0.2")])
 def test_checkpoints_cross_engines_with_the_same_predictions(cli, tmp_path, model):
     for trained_by in ("numpy", "torch"):
-        run, metrics = train(cli, tmp_path / trained_by, "--engine", trained_by, *model)
+        run = train_run("--out-dir", tmp_path / trained_by, "--name", "run", *QUICK,
+                        "--engine", trained_by, *model)
+        metrics = metrics_of(run)
         errors = {}
         for engine in ("numpy", "torch"):
             result = cli("evaluate", run, "--engine", engine)
@@ -38,8 +34,10 @@ def test_checkpoints_cross_engines_with_the_same_predictions(cli, tmp_path, mode
         assert f"error {metrics['test_error']:.2%}" in errors["numpy"]
 
 
-def test_numpy_engine_learns_digits_and_writes_the_same_files(cli, tmp_path):
-    run, metrics = train(cli, tmp_path, "--engine", "numpy", "--model", "mlp", "--epochs", "15")
+def test_numpy_engine_learns_digits_and_writes_the_same_files(tmp_path):
+    run = train_run("--out-dir", tmp_path, "--name", "run", *QUICK, "--engine", "numpy",
+                    "--model", "mlp", "--epochs", "15")
+    metrics = metrics_of(run)
     assert metrics["test_accuracy"] > 0.9
     assert {p.name for p in run.iterdir()} == {"config.yaml", "run.json", "metrics.csv",
                                                 "metrics.json", "model.safetensors",
@@ -55,16 +53,14 @@ def test_numpy_engine_learns_digits_and_writes_the_same_files(cli, tmp_path):
 def test_numpy_engine_resume_equals_uninterrupted(cli, tmp_path, model):
     args = ("--engine", "numpy", *model, "--optimizer", "adam", "--lr", "0.002",
             "--l1", "1e-5", "--l2", "1e-4", "--epochs", "4")
-    whole, whole_metrics = train(cli, tmp_path / "a", *args)
+    whole = train_run("--out-dir", tmp_path / "a", "--name", "run", *QUICK, *args)
     with interrupted_after_epochs(2):
         assert cli("train", "--out-dir", tmp_path / "b", "--name", "run", *QUICK,
                    *args).code == 130
-    result = cli("train", "--resume", tmp_path / "b" / "run")
-    assert result.code == 0, result.err
-    resumed = json.loads((tmp_path / "b" / "run" / "metrics.json").read_text())
-    assert resumed == whole_metrics
+    resumed = train_run("--resume", tmp_path / "b" / "run")
+    assert metrics_of(resumed) == metrics_of(whole)
     # what the resume restored (batch norm's 0-d num_batches_tracked too) still loads in torch
-    assert cli("evaluate", tmp_path / "b" / "run", "--engine", "torch").code == 0
+    assert cli("evaluate", resumed, "--engine", "torch").code == 0
 
 
 def test_numpy_engine_refuses_a_gpu(cli, tmp_path):

@@ -3,9 +3,9 @@ torch, and float32 in gives float32 out."""
 
 import numpy as np
 import pytest
-import torch
 import torch.nn.functional as F
 
+from helpers import assert_matches_torch
 from striate.numpy import fast_layers, layers
 from striate.numpy.gradient_check import eval_numerical_gradient_array, rel_error
 
@@ -77,12 +77,9 @@ def test_conv_fast_matches_torch_conv2d_and_autograd(stride, pad):
     x, w, b = conv_inputs((3, 2, 9, 8), (5, 2, 3, 4), seed=4)
     out, cache = fast_layers.conv_forward_fast(x, w, b, {"stride": stride, "pad": pad})
     dout = np.random.default_rng(5).standard_normal(out.shape)
-    tensors = [torch.tensor(a, requires_grad=True) for a in (x, w, b)]
-    expected = F.conv2d(*tensors, stride=stride, padding=pad)
-    expected.backward(torch.tensor(dout))
-    assert_all_close([out], [expected.detach().numpy()])
-    assert_all_close(fast_layers.conv_backward_fast(dout, cache),
-                     [t.grad.numpy() for t in tensors])
+    assert_matches_torch((out, fast_layers.conv_backward_fast(dout, cache)),
+                         lambda x, w, b: F.conv2d(x, w, b, stride=stride, padding=pad),
+                         [x, w, b], upstream=dout, rtol=1e-10, atol=1e-12)
 
 
 @pytest.mark.parametrize("ph, pw, stride", POOLS)
@@ -92,11 +89,9 @@ def test_max_pool_fast_matches_torch_max_pool2d_and_autograd(ph, pw, stride, cei
     out, cache = fast_layers.max_pool_forward_fast(x, pool_param(ph, pw, stride,
                                                                  ignore_border=not ceil_mode))
     dout = np.random.default_rng(7).standard_normal(out.shape)
-    tensor = torch.tensor(x, requires_grad=True)
-    expected = F.max_pool2d(tensor, (ph, pw), stride, ceil_mode=ceil_mode)
-    expected.backward(torch.tensor(dout))
-    assert_all_close([out], [expected.detach().numpy()])
-    assert_all_close([fast_layers.max_pool_backward_fast(dout, cache)], [tensor.grad.numpy()])
+    assert_matches_torch((out, [fast_layers.max_pool_backward_fast(dout, cache)]),
+                         lambda x: F.max_pool2d(x, (ph, pw), stride, ceil_mode=ceil_mode),
+                         [x], upstream=dout, rtol=1e-10, atol=1e-12)
 
 
 def test_conv_fast_matches_numerical_gradient():

@@ -9,6 +9,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from helpers import assert_matches_torch
 from striate.numpy import layer_utils, layers, losses
 from striate.numpy.gradient_check import (eval_numerical_gradient,
                                           eval_numerical_gradient_array, rel_error)
@@ -136,18 +137,8 @@ def test_loss_gradients_match_numerical_gradient(loss):
     assert rel_error(dscores, numeric) < SMOOTH
 
 
-def torch_grads(function, arrays, dout):
-    """torch's output of function(*tensors) and the gradients autograd gives for upstream dout."""
-    tensors = [torch.tensor(a, requires_grad=True) for a in arrays]
-    out = function(*tensors)
-    out.backward(torch.tensor(dout))
-    return out.detach().numpy(), [t.grad.numpy() for t in tensors]
-
-
-def assert_matches_torch(out, grads, torch_out, torch_grads_, atol=1e-10):
-    np.testing.assert_allclose(out, torch_out, rtol=1e-9, atol=atol)
-    for grad, expected in zip(grads, torch_grads_):
-        np.testing.assert_allclose(grad, expected, rtol=1e-9, atol=atol)
+# Against torch.nn.functional in float64: the same arithmetic in another order.
+TORCH = {"rtol": 1e-9, "atol": 1e-10}
 
 
 @pytest.mark.parametrize("ours, theirs", [
@@ -159,7 +150,7 @@ def test_activations_match_torch(ours, theirs):
     x, dout = rng.standard_normal((2, 3, 4)) * 5, rng.standard_normal((2, 3, 4))
     forward, backward = ours
     out, cache = forward(x)
-    assert_matches_torch(out, [backward(dout, cache)], *torch_grads(theirs, [x], dout))
+    assert_matches_torch((out, [backward(dout, cache)]), theirs, [x], upstream=dout, **TORCH)
 
 
 def test_sigmoid_does_not_overflow():
@@ -175,8 +166,9 @@ def test_affine_matches_torch_linear():
     dout = rng.standard_normal((3, 4))
     out, cache = layers.affine_forward(x, w, b)
     # torch's Linear keeps its weight as (out, in), the transpose of ours.
-    expected = torch_grads(lambda x, w, b: F.linear(x.reshape(3, -1), w.T, b), [x, w, b], dout)
-    assert_matches_torch(out, layers.affine_backward(dout, cache), *expected)
+    assert_matches_torch((out, layers.affine_backward(dout, cache)),
+                         lambda x, w, b: F.linear(x.reshape(3, -1), w.T, b), [x, w, b],
+                         upstream=dout, **TORCH)
 
 
 @pytest.mark.parametrize("stride, pad", [(1, 0), (2, 1), (3, 2)])
@@ -186,9 +178,9 @@ def test_conv_naive_matches_torch_conv2d(stride, pad):
                rng.standard_normal(4))
     out, cache = layers.conv_forward_naive(x, w, b, {"stride": stride, "pad": pad})
     dout = rng.standard_normal(out.shape)
-    expected = torch_grads(lambda x, w, b: F.conv2d(x, w, b, stride=stride, padding=pad),
-                           [x, w, b], dout)
-    assert_matches_torch(out, layers.conv_backward_naive(dout, cache), *expected)
+    assert_matches_torch((out, layers.conv_backward_naive(dout, cache)),
+                         lambda x, w, b: F.conv2d(x, w, b, stride=stride, padding=pad),
+                         [x, w, b], upstream=dout, **TORCH)
 
 
 def test_conv_output_size_floors_when_the_stride_does_not_divide():
@@ -209,9 +201,9 @@ def test_max_pool_naive_matches_torch(size, pool, stride, ignore_border):
     out, cache = layers.max_pool_forward_naive(x, pool_param)
     dout = rng.standard_normal(out.shape)
     # ignore_border=False keeps the partial border windows: torch's ceil_mode=True.
-    expected = torch_grads(lambda x: F.max_pool2d(x, pool, stride, ceil_mode=not ignore_border),
-                           [x], dout)
-    assert_matches_torch(out, [layers.max_pool_backward_naive(dout, cache)], *expected)
+    assert_matches_torch((out, [layers.max_pool_backward_naive(dout, cache)]),
+                         lambda x: F.max_pool2d(x, pool, stride, ceil_mode=not ignore_border),
+                         [x], upstream=dout, **TORCH)
 
 
 def test_partial_border_windows_and_torchs_last_window_rule():
@@ -268,9 +260,9 @@ def test_batchnorm_train_gradients_match_torch_autograd(shape):
                          else (layers.spatial_batchnorm_forward,
                                layers.spatial_batchnorm_backward))
     out, cache = forward(x, gamma, beta, {"mode": "train"})
-    expected = torch_grads(lambda x, g, b: F.batch_norm(x, None, None, g, b, training=True,
-                                                        eps=1e-5), [x, gamma, beta], dout)
-    assert_matches_torch(out, backward(dout, cache), *expected)
+    assert_matches_torch((out, backward(dout, cache)),
+                         lambda x, g, b: F.batch_norm(x, None, None, g, b, training=True, eps=1e-5),
+                         [x, gamma, beta], upstream=dout, **TORCH)
 
 
 def test_batchnorm_starts_running_statistics_like_torch():
@@ -322,11 +314,8 @@ def loss_inputs(seed=10):
 def test_softmax_loss_matches_torch_cross_entropy():
     scores, y = loss_inputs()
     loss, dscores = losses.softmax_loss(scores, y)
-    s = torch.tensor(scores, requires_grad=True)
-    expected = F.cross_entropy(s, torch.tensor(y))
-    expected.backward()
-    assert loss == pytest.approx(expected.item(), rel=1e-12)
-    np.testing.assert_allclose(dscores, s.grad.numpy(), rtol=1e-10, atol=1e-14)
+    assert_matches_torch((loss, [dscores]), lambda s: F.cross_entropy(s, torch.tensor(y)),
+                         [scores], rtol=1e-12, atol=0, grad_rtol=1e-10, grad_atol=1e-14)
 
 
 def test_softmax_loss_is_stable_for_huge_scores():
@@ -349,12 +338,11 @@ def test_hinge_losses_are_classes_times_torch_multi_margin_loss(loss_function, p
     scores, y = loss_inputs()
     classes = scores.shape[1]
     loss, dscores = loss_function(scores, y, delta=delta)
-    s = torch.tensor(scores, requires_grad=True)
     # torch averages over the classes as well as the examples: ours = C * theirs.
-    expected = classes * F.multi_margin_loss(s, torch.tensor(y), p=p, margin=delta)
-    expected.backward()
-    assert loss == pytest.approx(expected.item(), rel=1e-12)
-    np.testing.assert_allclose(dscores, s.grad.numpy(), rtol=1e-10, atol=1e-14)
+    assert_matches_torch((loss, [dscores]),
+                         lambda s: classes * F.multi_margin_loss(s, torch.tensor(y), p=p,
+                                                                 margin=delta),
+                         [scores], rtol=1e-12, atol=0, grad_rtol=1e-10, grad_atol=1e-14)
 
 
 def test_svm_loss_by_hand():

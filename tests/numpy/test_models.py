@@ -8,6 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from helpers import assert_matches_torch
 from striate.errors import StriateError
 from striate.numpy import init, optim
 from striate.numpy.gradient_check import eval_numerical_gradient, rel_error
@@ -140,22 +141,15 @@ def torch_loss(model, t, X, y):
 @pytest.mark.parametrize("name, shape, options", CASES, ids=IDS)
 def test_loss_and_gradients_equal_torch_autograd(name, shape, options, reg):
     model, X, y = build(name, shape, options, reg=reg)
-    t = {k: torch.tensor(v, requires_grad=True) for k, v in model.params.items()}
     X_t, y_t = torch.tensor(X), torch.tensor(y)
     if not has_dropout(model):
-        loss, grads = model.loss(X, y)
-        expected = torch_loss(model, t, X_t, y_t)
-        expected.backward()
-        assert loss == pytest.approx(expected.item(), rel=1e-10)
-        assert set(grads) == set(model.params)
-        for k, grad in grads.items():
-            np.testing.assert_allclose(grad, t[k].grad.numpy(), rtol=1e-7, atol=1e-12, err_msg=k)
+        assert_matches_torch(model.loss(X, y), lambda t: torch_loss(model, t, X_t, y_t),
+                             model.params, rtol=1e-10, atol=0, grad_rtol=1e-7, grad_atol=1e-12)
     else:
         model.loss(X, y)    # a train step, so that batch norm's running statistics move
     # test mode: running statistics, no dropout
-    scores = model.loss(X)
-    np.testing.assert_allclose(scores, torch_scores(model, t, X_t, train=False).detach().numpy(),
-                               rtol=1e-9, atol=1e-12)
+    assert_matches_torch((model.loss(X), None), lambda t: torch_scores(model, t, X_t, train=False),
+                         model.params, rtol=1e-9, atol=1e-12)
 
 
 # Centred differences in float64 agree with a correct backward pass to ~1e-9; 1e-6 leaves room for
@@ -270,9 +264,7 @@ def test_a_trained_state_gives_the_same_scores_in_the_other_engine(name, shape, 
     state = {key: value.numpy().copy() for key, value in torch_model.eval().state_dict().items()}
     model = create_model(name, shape, NUM_CLASSES, **options)
     load_arrays(model, state, "the torch state", name)
-    with torch.no_grad():
-        expected = torch_model(torch.from_numpy(X)).numpy()
-    np.testing.assert_allclose(model.loss(X), expected, rtol=1e-4, atol=1e-5)
+    assert_matches_torch((model.loss(X), None), torch_model, [X], rtol=1e-4, atol=1e-5)
 
     randomize(model, np.random.default_rng(1))                  # and numpy -> torch
     for batch in batches:
@@ -280,9 +272,7 @@ def test_a_trained_state_gives_the_same_scores_in_the_other_engine(name, shape, 
     loaded = create_torch_model(name, shape, NUM_CLASSES, **options).eval()
     loaded.load_state_dict({key: torch.from_numpy(array) for key, array
                             in to_checkpoint(model, numpy_state(model)).items()})  # strict
-    with torch.no_grad():
-        expected = loaded(torch.from_numpy(X)).numpy()
-    np.testing.assert_allclose(model.loss(X), expected, rtol=1e-4, atol=1e-5)
+    assert_matches_torch((model.loss(X), None), loaded, [X], rtol=1e-4, atol=1e-5)
     assert batches_seen(loaded) == [2 * TRAIN_PASSES] * len(model.bn_params)
 
 

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 
+from helpers import assert_matches_torch
 from striate.numpy import optim
 
 
@@ -76,13 +77,22 @@ CONFIGS = {"sgd": {"learning_rate": 0.1},
 @pytest.mark.parametrize("rule", sorted(CONFIGS))
 def test_trajectory_equals_torch(rule, weight_decay):
     rng = np.random.default_rng(0)
-    w = rng.standard_normal((4, 3))
+    w0 = rng.standard_normal((4, 3))
     gradients = [rng.standard_normal((4, 3)) for _ in range(6)]
-    config = dict(CONFIGS[rule], weight_decay=weight_decay)
-    param = torch.nn.Parameter(torch.tensor(w))            # float64
-    optimizer = torch_optimizer(rule, param, config)
+
+    def trajectory(w):
+        """The weights after each step of torch.optim's rule, from w (float64) on."""
+        param = torch.nn.Parameter(w)
+        optimizer = torch_optimizer(rule, param, dict(CONFIGS[rule], weight_decay=weight_decay))
+        steps = []
+        for dw in gradients:
+            param.grad = torch.tensor(dw)
+            optimizer.step()
+            steps.append(param.detach().clone())
+        return torch.stack(steps)                          # (steps, 4, 3)
+
+    w, config, ours = w0, dict(CONFIGS[rule], weight_decay=weight_decay), []
     for dw in gradients:
         w, config = getattr(optim, rule)(w, dw, config)
-        param.grad = torch.tensor(dw)
-        optimizer.step()
-        np.testing.assert_allclose(w, param.detach().numpy(), rtol=1e-10, atol=1e-12)
+        ours.append(w)
+    assert_matches_torch((np.stack(ours), None), trajectory, [w0], rtol=1e-10, atol=1e-12)

@@ -21,10 +21,9 @@ import torch
 from PIL import Image
 
 from data.conftest import Formats, accept, isolated_lookup  # noqa: F401 (fixtures)
-from helpers import tree_snapshot
+from helpers import train_run, tree_snapshot
 from striate.checkpoint import (STATE_KEY, WEIGHTS_FILE, load_state, load_weights,
                                 read_checkpoint, save_state, save_weights)
-from striate.cli import main
 from striate.data import load_dataset
 from striate.data.sources import (CIFAR10_ARCHIVE, MNIST_PICKLE, TEST_LABELS, TRAIN_IMAGES,
                                   TRAIN_LABELS)
@@ -35,10 +34,8 @@ from striate.runs import TRAIN_STATE
 def digits_run(tmp_path_factory) -> Path:
     """One tiny finished run (logistic regression on digits, one epoch) for the checkpoint and
     resume cases; cases that change it change a copy."""
-    out_dir = tmp_path_factory.mktemp("runs")
-    assert main(["train", "--dataset", "digits", "--model", "logreg", "--epochs", "1",
-                 "--progress", "off", "--out-dir", str(out_dir), "--name", "tiny"]) == 0
-    return out_dir / "tiny"
+    return train_run("--dataset", "digits", "--model", "logreg", "--epochs", "1", "--progress",
+                     "off", "--out-dir", tmp_path_factory.mktemp("runs"), "--name", "tiny")
 
 
 @dataclasses.dataclass

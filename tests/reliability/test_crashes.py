@@ -23,6 +23,7 @@ import numpy as np
 import pytest
 
 import striate
+from helpers import train_run
 from striate.checkpoint import load_state, load_weights
 from striate.config import config_from_yaml
 from striate.runs import TRAIN_STATE
@@ -207,10 +208,9 @@ class Chain:
 
 
 def test_sigkill_at_random_moments_then_resume_gives_the_uninterrupted_run(cli, tmp_path):
-    reference = cli("train", *ARGS, "--out-dir", tmp_path, "--name", "whole")
-    assert reference.code == 0, reference.err
-    whole = finished_run(tmp_path / "whole")
-    loop_seconds = json.loads((tmp_path / "whole" / "run.json").read_text())["training_time_s"]
+    reference = train_run(*ARGS, "--out-dir", tmp_path, "--name", "whole")
+    whole = finished_run(reference)
+    loop_seconds = json.loads((reference / "run.json").read_text())["training_time_s"]
 
     with ThreadPoolExecutor(CHAINS) as pool:
         chains = list(pool.map(lambda i: Chain(i, tmp_path, whole, loop_seconds).go(),
@@ -269,8 +269,7 @@ def fail_second_state_write(monkeypatch, failure: str) -> None:
 def test_a_failed_checkpoint_write_keeps_the_last_good_one(cli, tmp_path, monkeypatch, failure,
                                                           reason):
     args = (*ARGS, "--epochs", "3", "--out-dir", tmp_path)
-    assert cli("train", *args, "--name", "whole").code == 0
-    whole = finished_run(tmp_path / "whole")
+    whole = finished_run(train_run(*args, "--name", "whole"))
     run = tmp_path / "failed"
 
     fail_second_state_write(monkeypatch, failure)
@@ -283,6 +282,6 @@ def test_a_failed_checkpoint_write_keeps_the_last_good_one(cli, tmp_path, monkey
     assert load_weights(run)[0].keys() == whole["weights"].keys()
     assert not partial_writes(run)
 
-    assert cli("train", "--resume", run).code == 0
+    train_run("--resume", run)
     assert finished_run(run)["metrics"] == whole["metrics"]
     assert finished_run(run)["rows"] == whole["rows"]

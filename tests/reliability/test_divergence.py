@@ -1,23 +1,19 @@
 """Divergence: a loss that stops being finite ends training with advice, keeps the best
 checkpoint and records where it happened, on both engines."""
 
-import json
 import math
 
 import numpy as np
 import pytest
 import torch
 
+from helpers import metrics_of
 from striate.checkpoint import load_weights
 from striate.numpy.learner import NumpyLearner
 from striate.torch.learner import TorchLearner
 
 QUICK = ("--dataset", "digits", "--model", "mlp", "--model-arg", "hidden=32", "--batch-size",
          "64", "--progress", "off")   # 21 minibatches per epoch
-
-
-def metrics_of(run):
-    return json.loads((run / "metrics.json").read_text())
 
 
 @pytest.mark.filterwarnings("error::RuntimeWarning")   # NumPy's overflow warnings: not shown

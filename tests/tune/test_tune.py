@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from helpers import interrupted_after_epochs
@@ -103,7 +104,11 @@ def test_with_folds_the_objective_is_the_cv_mean(cli, tmp_path):
         assert trial["fold_valid_errors"] == errors
         assert trial["valid_error"] == pytest.approx(sum(errors) / 3)
     rows = list(csv.DictReader((directory / "trials.csv").open()))
-    assert all(float(row["valid_error_std"]) >= 0 for row in rows)
+    # the sample standard deviation (ddof=1: k folds are a sample of the possible splits)
+    assert [float(row["valid_error_std"]) for row in rows] == pytest.approx(
+        [np.std(trial["fold_valid_errors"], ddof=1) for trial in study["trials"]], rel=1e-12)
+    # and the fold errors differ, so that a population std (ddof=0) would not pass for it
+    assert all(len(set(trial["fold_valid_errors"])) > 1 for trial in study["trials"])
     assert config_from_yaml(directory / "best.yaml").data.folds is None  # a plain run
 
 

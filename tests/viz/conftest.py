@@ -4,28 +4,24 @@ import json
 
 import pytest
 
-from striate.cli import main
+from helpers import train_run
 
+TINY = ("--dataset", "digits", "--epochs", "1", "--batch-size", "128", "--progress", "off")
 LENET = ("--model", "lenet", "--model-arg", "filter_size=3", "--model-arg", "nkerns=4,8",
          "--model-arg", "hidden=32", "--model-arg", "pool=1")
-
-
-def train(out_dir, name: str, *args):
-    assert main(["train", "--dataset", "digits", "--epochs", "1", "--batch-size", "128",
-                 "--progress", "off", "--out-dir", str(out_dir), "--name", name, *args]) == 0
-    return out_dir / name
 
 
 @pytest.fixture(scope="session")
 def lenet_run(tmp_path_factory):
     """Two convolutions (features.conv1.conv, features.conv2.conv): every run plot applies."""
-    return train(tmp_path_factory.mktemp("runs"), "lenet", *LENET)
+    return train_run(*TINY, *LENET, "--out-dir", tmp_path_factory.mktemp("runs"), "--name", "lenet")
 
 
 @pytest.fixture(scope="session")
 def logreg_run(tmp_path_factory):
     """No convolution: filters are the affine rows, and feature maps need --layers."""
-    return train(tmp_path_factory.mktemp("runs"), "logreg", "--model", "logreg")
+    return train_run(*TINY, "--model", "logreg", "--out-dir", tmp_path_factory.mktemp("runs"),
+                     "--name", "logreg")
 
 
 def write_study(directory, params: list[str], trials: list[tuple], folds: int | None = 3):

@@ -11,7 +11,7 @@ import torch
 from matplotlib.collections import PathCollection
 from PIL import Image
 
-from helpers import tree_snapshot
+from helpers import train_run, tree_snapshot
 from striate.inference import evaluate
 from striate.torch.hooks import feature_maps
 from striate.viz.plots import PlotOptions, Subject
@@ -71,16 +71,15 @@ def test_logreg_filters_are_its_weight_rows_as_images(cli, logreg_run, tmp_path)
 @pytest.mark.parametrize("model", ["svm", "twolayer"])
 def test_numpy_only_models_are_plotted_through_their_engine(cli, tmp_path, model):
     """svm and twolayer exist in the NumPy engine only: their filters are W1's columns."""
-    assert cli("train", "--engine", "numpy", "--model", model, "--dataset", "digits",
-               "--epochs", "1", "--progress", "off", "--out-dir", tmp_path,
-               "--name", model).code == 0
-    paths = written(cli("plot", tmp_path / model, "--out", tmp_path / "plots"))
+    run = train_run("--engine", "numpy", "--model", model, "--dataset", "digits", "--epochs", "1",
+                    "--progress", "off", "--out-dir", tmp_path, "--name", model)
+    paths = written(cli("plot", run, "--out", tmp_path / "plots"))
     assert_pictures(paths, {"loss", "error", "lr", "filters", "confusion", "wrong"})
-    subject = Subject(tmp_path / model)
+    subject = Subject(run)
     name, rows = subject.engine.first_layer(subject.model)            # (units, 64)
     assert name == "W1"
     np.testing.assert_array_equal(rows, subject.model.params["W1"].T)
-    features = cli("plot", tmp_path / model, "--what", "features", "--layers", "W1")
+    features = cli("plot", run, "--what", "features", "--layers", "W1")
     assert features.code == 2 and "NumPy engine's only" in features.err
 
 
