@@ -95,8 +95,12 @@ def test_predict_applies_the_stored_zca_to_image_files(runs, cli, tmp_path):
 
 
 CONV_MODELS = [  # (--model and its options, what the refusal says)
-    (("lenet",), "cannot build lenet with options {} for input (20, 1, 1): "),
-    (("convnet3",), "cannot build convnet3 with options {} for input (20, 1, 1): "),
+    (("lenet",), "lenet convolves images, but --preprocess pca turns them into component "
+                 "scores; "),
+    (("convnet3",), "convnet3 convolves images, but --preprocess pca turns them into "
+                    "component scores; "),
+    (("convnet3", "--engine", "numpy"), "convnet3 convolves images, but --preprocess pca "
+                                        "turns them into component scores; "),
     (("vgg", "--model-arg", "num_filters=4,8", "--model-arg", "As=1,1"),
      "vgg convolves images, but --preprocess pca turns them into component scores; "),
     (("resnet", "--model-arg", "width=4"),

@@ -24,7 +24,7 @@ import numpy as np
 from striate.config import AugmentConfig, TrainConfig
 from striate.data.dataset import Split
 from striate.data.pipeline import RunData, prepare
-from striate.engines import get_engine
+from striate.engines import build_learner, get_engine
 from striate.numpy.gradient_check import eval_numerical_gradient
 from striate.registry import SPECS
 from striate.training.learner import Learner, UnitHealth, train_minibatches
@@ -147,8 +147,7 @@ def gradient_checks(config: TrainConfig, data: RunData, sample: Split) -> list[C
 
 def sample_learner(config: TrainConfig, data: RunData, sample: Split) -> Learner:
     """A fresh model learning the sample only."""
-    return get_engine(config.run.engine).build_learner(
-        config, {"train": sample}, data.dataset.num_classes, data.preprocess)
+    return build_learner(config, {"train": sample}, data.dataset.num_classes, data.preprocess)
 
 
 def without_regularization(config: TrainConfig) -> TrainConfig:

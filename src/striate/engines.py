@@ -25,6 +25,7 @@ import importlib.util
 
 from striate.config import ENGINES
 from striate.errors import StriateError
+from striate.registry import SPECS
 
 
 def torch_installed() -> bool:
@@ -33,6 +34,32 @@ def torch_installed() -> bool:
         return importlib.util.find_spec("torch") is not None
     except ImportError:  # an import hook that refuses it
         return False
+
+
+def build_learner(config, inputs: dict, num_classes: int, preprocess):
+    """The configured engine's learner (see the module's docstring), once the model and the
+    augmentation are known to suit the inputs."""
+    check_inputs(config, preprocess)
+    return get_engine(config.run.engine).build_learner(config, inputs, num_classes, preprocess)
+
+
+def check_inputs(config, preprocess) -> None:
+    """Convolutions, crops and flips need images (not PCA component scores), and reflection
+    padding a border narrower than the image."""
+    c, model = config.augment, config.model.model
+    if SPECS[model].convolves:
+        preprocess.check_image_like(f"{model} convolves images, but --preprocess "
+                                    f"{preprocess.kind} turns them into component scores; use a "
+                                    "model without convolutions (logreg, mlp, fcnet) or "
+                                    "--preprocess zca")
+    if c.perturbs_images or c.tta:
+        preprocess.check_image_like(f"--preprocess {preprocess.kind} turns images into "
+                                    "component scores, which cannot be cropped or mirrored; drop "
+                                    "the augmentation flags or use --preprocess zca")
+    padding, side = c.crop_padding, min(preprocess.input_shape[1:])
+    if padding >= side:
+        raise StriateError(f"--crop-padding {padding} must be smaller than the {side}-pixel "
+                           "images it pads; try 2 to 4")
 
 
 def get_engine(name: str):

@@ -65,13 +65,13 @@ def sweep(config: TrainConfig, lrs: list[float], show_progress: bool) -> tuple[S
     from tqdm import tqdm
 
     from striate.data.pipeline import prepare
-    from striate.engines import get_engine
+    from striate.engines import build_learner, get_engine
     from striate.training.learner import train_minibatches
 
     engine = get_engine(config.run.engine)
     engine.check_model_options(config.model.model, config.model.model_args)
     data = prepare(config.data, config.run.seed)
-    learner = engine.build_learner(config, data.inputs(("train",)), data.dataset.num_classes,
+    learner = build_learner(config, data.inputs(("train",)), data.dataset.num_classes,
                                    data.preprocess)
     result = Sweep([], [], [], "end of sweep")
     average = 0.0

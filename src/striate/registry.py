@@ -29,6 +29,7 @@ class ModelSpec:
     description: str           # one line, for `striate models`
     engines: tuple[str, ...]   # the engines that have a builder for it
     options: dict              # option -> default, in the builders' order
+    convolves: bool = False    # needs images, not PCA component scores
 
 
 SPECS = {spec.name: spec for spec in [
@@ -43,10 +44,11 @@ SPECS = {spec.name: spec for spec in [
     ModelSpec("lenet", "LeNet-5 as in the tutorial's convolutional_mlp.py: two conv-pool-tanh "
               "stages, 500 tanh units.", BOTH,
               {"nkerns": (20, 50), "filter_size": 5, "pool": 2, "hidden": 500,
-               "activation": "tanh"}),
+               "activation": "tanh"}, convolves=True),
     ModelSpec("convnet3", "cs231n ThreeLayerConvNet: conv - relu - 2x2 max pool - affine - relu "
               "- affine.", BOTH,
-              {"num_filters": 32, "filter_size": 7, "hidden_dim": 100, "weight_scale": None}),
+              {"num_filters": 32, "filter_size": 7, "hidden_dim": 100, "weight_scale": None},
+              convolves=True),
     ModelSpec("fcnet", "cs231n FullyConnectedNet: (affine - [batch norm] - activation - "
               "[dropout]) x L - affine.", BOTH,
               {"hidden_dims": (100, 100), "activation": "relu", "batchnorm": False,
@@ -54,10 +56,12 @@ SPECS = {spec.name: spec for spec in [
     ModelSpec("vgg", "cs231n VGG-like: [(conv3x3-bn-relu) x A - 2x2 max pool] x B - "
               "(fc-bn-relu-[dropout]) x K.", BOTH,
               {"num_filters": (64, 64, 128, 256), "As": (2, 2, 3, 3), "hidden_dims": (64, 64),
-               "dropout": 0.0, "init": None, "weight_scale": 1e-2}),
+               "dropout": 0.0, "init": None, "weight_scale": 1e-2},
+              convolves=True),
     ModelSpec("resnet", "ResNet-9 (DAWNBench, Page 2018): prep - 3 x [conv-bn-relu - pool - "
               "residual blocks].", ("torch",),
-              {"width": 64, "residual": (1, 0, 1), "init": None, "weight_scale": 1e-2}),
+              {"width": 64, "residual": (1, 0, 1), "init": None, "weight_scale": 1e-2},
+              convolves=True),
 ]}
 
 

@@ -28,7 +28,6 @@ def build_learner(config: TrainConfig, inputs: dict[str, Split], num_classes: in
     """inputs: preprocessed splits, (N, *preprocess.output_shape) float32 images."""
     world, device = join(resolve_device(config.run.device))
     model = fresh_model(config, preprocess.output_shape, num_classes).to(device)
-    check_inputs(model, config, preprocess)
     on_device = {name: DeviceSplit(split, device) for name, split in inputs.items()}
     return TorchLearner(model, on_device, config, world)
 
@@ -39,25 +38,6 @@ def fresh_model(config: TrainConfig, input_shape, num_classes: int, **options) -
     torch.manual_seed(config.run.seed)
     return create_model(config.model.model, input_shape, num_classes,
                         **{**config.model.model_args, **options})
-
-
-def check_inputs(model: torch.nn.Module, config: TrainConfig, preprocess: Preprocess) -> None:
-    """Convolutions, crops and flips need images, and reflection padding a border narrower
-    than the image."""
-    c = config.augment
-    if not preprocess.is_image_like() and any(isinstance(layer, torch.nn.Conv2d)
-                                              for layer in model.modules()):
-        raise StriateError(f"{config.model.model} convolves images, but --preprocess "
-                           f"{preprocess.kind} turns them into component scores; use a model "
-                           "without convolutions (logreg, mlp, fcnet) or --preprocess zca")
-    if c.perturbs_images or c.tta:
-        preprocess.check_image_like(f"--preprocess {preprocess.kind} turns images into "
-                                    "component scores, which cannot be cropped or mirrored; drop "
-                                    "the augmentation flags or use --preprocess zca")
-    padding, side = c.crop_padding, min(preprocess.input_shape[1:])
-    if padding >= side:
-        raise StriateError(f"--crop-padding {padding} must be smaller than the {side}-pixel "
-                           "images it pads; try 2 to 4")
 
 
 def load_model(checkpoint, device: str = "auto") -> tuple[torch.nn.Module, dict]:

@@ -11,7 +11,7 @@ import numpy as np
 from striate.checkpoint import WEIGHTS_FILE, load_state, save_state, save_weights
 from striate.config import TrainConfig, flag_name
 from striate.data.pipeline import RunData, prepare
-from striate.engines import get_engine
+from striate.engines import build_learner, get_engine
 from striate.errors import StriateError
 from striate.files import WriteError, remove_partial_writes
 from striate.runs import TRAIN_STATE, RunDir
@@ -39,7 +39,7 @@ def train(config: TrainConfig, resume: RunDir | None = None, show_progress: bool
     engine.check_model_options(config.model.model, config.model.model_args)
     data = prepare(config.data, config.run.seed)
     dataset, splits, preprocess = data.dataset, data.splits, data.preprocess
-    learner = engine.build_learner(config, data.inputs(), dataset.num_classes, preprocess)
+    learner = build_learner(config, data.inputs(), dataset.num_classes, preprocess)
     if config.run.tensorboard:  # before the run directory exists: a missing package leaves none
         summary_writer_class()
     # torchrun's ranks, recorded in config.yaml
