@@ -91,7 +91,7 @@ def test_state_round_trip_keeps_patience():
 def test_bad_stop_settings_are_refused(stop):
     from striate.errors import StriateError
     with pytest.raises(StriateError):
-        StopConfig(**stop).validate()
+        StopConfig(**stop).check()
 
 
 def test_epochs_that_never_validate_do_not_count_as_flat():

@@ -57,7 +57,7 @@ class DataConfig:
     channels: str = option("auto", "folder images: auto, 1 or gray, 3 or rgb",
                            choices=("auto", "1", "gray", "3", "rgb"))
 
-    def validate(self) -> None:
+    def check(self) -> None:
         if self.valid_size is not None and self.valid_size < 1:
             raise bad_setting("--valid-size", "a positive number of examples", self.valid_size)
         if self.dataset == "folder" and not self.data_dir:
@@ -117,7 +117,7 @@ class OptimConfig:
     weight_decay: float = option(5e-4, "weight decay inside the update rule, on weights only "
                                        "(AdamW-style for adam); 0 turns it off")
 
-    def validate(self) -> None:
+    def check(self) -> None:
         positive(self.lr, "--lr")
         positive(self.batch_size, "--batch-size")
         positive(self.eps, "--eps")
@@ -143,7 +143,7 @@ class ScheduleConfig:
     min_lr_ratio: float = option(1 / 1024, "plateau: stop once lr falls below eta0 * this")
     warmup_epochs: int = option(0, "epochs of linear warm-up before the schedule")
 
-    def validate(self) -> None:
+    def check(self) -> None:
         if not 0 < self.lr_decay <= 1:
             raise bad_setting("--lr-decay", "in (0, 1]", self.lr_decay)
         positive(self.step_epochs, "--step-epochs")
@@ -172,7 +172,7 @@ class StopConfig:
                                                     "patience // 2))")
     stop_epochs: int = option(5, "epochs rule: epochs without improvement before stopping")
 
-    def validate(self) -> None:
+    def check(self) -> None:
         positive(self.epochs, "--epochs")
         positive(self.patience, "--patience")
         positive(self.stop_epochs, "--stop-epochs")
@@ -198,7 +198,7 @@ class AugmentConfig:
     tta: bool = option(False, "test-time augmentation: validation and test average the "
                               "predictions for each image and its mirror image")
 
-    def validate(self) -> None:
+    def check(self) -> None:
         for name in ("crop_padding", "translate"):
             if getattr(self, name) < 0:
                 raise bad_setting(flag_name(name), ">= 0 pixels", getattr(self, name))
@@ -248,7 +248,7 @@ class RunConfig:
                                        "project's 2-core CPU, 1.4x faster for LeNet and 2.5x "
                                        "for ResNet; --no-channels-last for NCHW")
 
-    def validate(self) -> None:
+    def check(self) -> None:
         if not 0 <= self.seed < 2 ** 32:
             raise bad_setting("--seed", "in [0, 2**32)", self.seed)
         check_device(self.device)
@@ -304,8 +304,8 @@ class TrainConfig:
     def check(self) -> None:
         """Refuse settings that are out of range or contradict each other; changes nothing."""
         for section in self.sections().values():
-            if hasattr(section, "validate"):
-                section.validate()
+            if hasattr(section, "check"):
+                section.check()
         if self.augment.flip or self.augment.tta:
             check_mirrorable(self.data.dataset, "--flip and --tta")
         if self.run.nproc > 1 and self.run.engine != "torch":
