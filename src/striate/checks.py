@@ -9,11 +9,11 @@
    regularization, 50 training examples must reach 100% training accuracy; a model that cannot
    memorise 50 examples has a bug, or a learning rate that cannot work.
 4. Training health: after a few steps with the configured optimizer and learning rate, the loss
-   is finite and falling, one step changes each weight by a sensible fraction of its size, and
-   (where the engine can watch its activations) ReLUs are not dead and tanh/sigmoid units are
-   not saturated.
+   is finite and falling, one step changes each weight by a sensible fraction of its size, ReLUs
+   are not dead and tanh/sigmoid units are not saturated.
 
-The engine (striate.engines) computes losses and gradients; everything else is written here once.
+The engine (striate.engines) computes losses, gradients and activations; everything else is
+written here once.
 """
 
 import math
@@ -27,7 +27,7 @@ from striate.data.pipeline import RunData, prepare
 from striate.engines import build_learner, get_engine
 from striate.numpy.gradient_check import eval_numerical_gradient
 from striate.registry import SPECS
-from striate.training.learner import Learner, UnitHealth, train_minibatches
+from striate.training.learner import Learner, train_minibatches
 
 OVERFIT_EXAMPLES = 50  # a model that cannot memorise this many examples has a bug
 GRADIENT_TOLERANCE = 1e-5   # relative error; ReLU and max kinks make 1e-7 too strict
@@ -56,6 +56,10 @@ HEALTH_STEPS = 20         # steps before the activations and the update size are
 # cs231n: an update about 1e-3 of the weight is healthy. Two decades either side still trains
 # (slowly below, noisily above); beyond that the learning rate is far off for this layer.
 UPDATE_RATIO_BAND = (1e-5, 1e-1)
+# A tanh unit with |tanh| > 0.99 passes back under 2% of the gradient (1 - tanh^2 < 0.02); a
+# unit that does so for most inputs has stopped learning, as has a ReLU that is never positive.
+SATURATED = 0.99          # |tanh(z)|, and |2 sigmoid(z) - 1| = |tanh(z / 2)| on the same scale
+MOST_INPUTS = 0.5
 # A few dead or saturated units are normal (fcnet's second layer has 4% dead after 20 sound
 # steps), and one in a small layer can be chance; more than a tenth of a layer is the sign of a
 # learning rate or initialisation that is too large.
@@ -189,7 +193,7 @@ def training_health(config: TrainConfig, data: RunData, sample: Split) -> list[C
     falling = all(math.isfinite(loss) for loss in losses) and losses[-1] < losses[0]
     checks = [Check(f"loss after {HEALTH_STEPS} steps", f"{losses[-1]:.4f}",
                     f"< {losses[0]:.4f} (first)", falling)]
-    checks += [unit_check(health) for health in engine.unit_health(learner)]
+    checks += [unit_check(*output) for output in engine.layer_outputs(learner)]
     checks += [update_ratio_check(name, before[name], after[name]) for name in before]
     return checks
 
@@ -205,7 +209,16 @@ def update_ratio_check(name: str, before: np.ndarray, after: np.ndarray) -> Chec
                  low <= float(shown) <= high)
 
 
-def unit_check(health: UnitHealth) -> Check:
-    return Check(f"{health.what} {health.layer}",
-                 f"{health.bad / health.units:.0%} of {health.units} units",
-                 f"<= {MAX_BAD_UNITS:.0%}", health.bad <= max(1, MAX_BAD_UNITS * health.units))
+def unit_check(layer: str, kind: str, output: np.ndarray) -> Check:
+    """Dead ReLUs (never positive) or saturated tanh/sigmoid units (beyond SATURATED for most
+    inputs) of one layer; output: (N, units) or (N, units, H, W), a convolution's unit being a
+    channel."""
+    by_unit = np.moveaxis(output, 1, 0).reshape(output.shape[1], -1)   # (units, N * H * W)
+    if kind == "relu":
+        bad, what = ~(by_unit > 0).any(axis=1), "dead"
+    else:
+        centred = by_unit if kind == "tanh" else 2 * by_unit - 1        # in [-1, 1]
+        bad, what = (np.abs(centred) > SATURATED).mean(axis=1) > MOST_INPUTS, "saturated"
+    count, units = int(bad.sum()), len(bad)
+    return Check(f"{what} {layer}", f"{count / units:.0%} of {units} units",
+                 f"<= {MAX_BAD_UNITS:.0%}", count <= max(1, MAX_BAD_UNITS * units))

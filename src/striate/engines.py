@@ -11,7 +11,7 @@ Each engine module (striate.torch.engine, striate.numpy.engine) provides:
     initial_losses(config, sample, num_classes, preprocess) -> (loss, loss + sum W^2, any W != 0)
     gradient_problem(config, sample, num_classes, preprocess, options, redraw_zero_weight)
         -> (loss(), params, grads): float64 parameters as numpy arrays the check can nudge
-    unit_health(learner) -> list[UnitHealth]       dead or saturated units, where measurable
+    layer_outputs(learner) -> list[LayerOutput]    each activation's output, for dead/saturated units
     first_layer(model) -> (name, weight)           the weights that see the pixels, for plots
 The torch engine also catches what its layers output with forward hooks (`striate plot`'s
 feature maps: conv_layer_names, check_layers, feature_maps); a checkpoint of a model both

@@ -15,7 +15,8 @@ from striate.errors import StriateError
 from striate.numpy.learner import NumpyLearner, log_softmax
 from striate.numpy.losses import is_weight, weight_penalty
 from striate.numpy.weights import checkpoint_layout, load_arrays
-from striate.training.learner import UnitHealth
+from striate.numpy import layers
+from striate.training.learner import LayerOutput
 from striate.training.world import world_from_env
 from striate.numpy.models import check_model_options, create_model  # noqa: F401 (engine API)
 
@@ -128,9 +129,33 @@ def gradient_problem(config: TrainConfig, sample: Split, num_classes: int,
     return (lambda: model.loss(x, y)[0]), params, grads
 
 
-def unit_health(learner: NumpyLearner) -> list[UnitHealth]:
-    """Not measured by the NumPy engine: its layers keep no hooks to watch activations."""
-    return []
+ACTIVATIONS = ("relu", "tanh", "sigmoid")
+
+
+def layer_outputs(learner: NumpyLearner) -> list[LayerOutput]:
+    """Every activation's output in a training-mode pass over the learner's training data,
+    named by kind and order (relu1, relu2, ...). The models look their layers up in
+    striate.numpy.layers as they run, so wrapping the activations there for one pass sees them
+    all, in any model."""
+    caught, real = [], {kind: getattr(layers, f"{kind}_forward") for kind in ACTIVATIONS}
+
+    def watched(kind):
+        def forward(x):
+            out, cache = real[kind](x)
+            count = sum(output.kind == kind for output in caught) + 1
+            caught.append(LayerOutput(f"{kind}{count}", kind, out.copy()))
+            return out, cache
+        return forward
+
+    try:
+        for kind in ACTIVATIONS:
+            setattr(layers, f"{kind}_forward", watched(kind))
+        images, labels = learner.splits["train"]
+        learner.model.loss(images, labels)
+    finally:
+        for kind, forward in real.items():
+            setattr(layers, f"{kind}_forward", forward)
+    return caught
 
 
 def first_layer(model) -> tuple[str, np.ndarray]:

@@ -12,11 +12,11 @@ from striate.errors import StriateError
 from striate.torch.data import DeviceSplit
 from striate.torch.device import resolve_device
 from striate.torch.distributed import join
-from striate.torch.hooks import (check_layers, conv_layer_names,  # noqa: F401 (engine API)
-                                  feature_maps, measure_units)
+from striate.torch.hooks import (activations, check_layers,  # noqa: F401 (engine API)
+                                  conv_layer_names, feature_maps)
 from striate.torch.learner import TorchLearner, log_proba, penalized, penalty
 from striate.torch.models import check_model_options, create_model  # noqa: F401 (engine API)
-from striate.training.learner import UnitHealth
+from striate.training.learner import LayerOutput
 
 
 def versions() -> dict:
@@ -102,9 +102,10 @@ def gradient_problem(config: TrainConfig, sample: Split, num_classes: int,
     return nudged_loss, params, grads
 
 
-def unit_health(learner: TorchLearner) -> list[UnitHealth]:
-    """Dead ReLUs and saturated tanh/sigmoid units of the learner's model on its training data."""
-    return measure_units(learner.model, learner.splits["train"].images)
+def layer_outputs(learner: TorchLearner) -> list[LayerOutput]:
+    """Every activation layer's output on the learner's training data, named as the model's
+    modules (hidden.relu1)."""
+    return activations(learner.model, learner.splits["train"].images)
 
 
 def first_layer(model: nn.Module) -> tuple[str, np.ndarray]:

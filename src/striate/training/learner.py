@@ -102,13 +102,12 @@ def train_minibatches(learner: Learner, lrs: Iterable[float]) -> Iterator[float]
         yield float(learner.train_step(batch, lr))
 
 
-class UnitHealth(NamedTuple):
-    """How many units of one activation layer have stopped learning (an engine's report for
-    `striate check`): ReLUs never positive ("dead"), or tanh/sigmoid units saturated."""
+class LayerOutput(NamedTuple):
+    """What one activation layer output in a training-mode forward pass (an engine's report for
+    `striate check`, which judges whether its units still learn)."""
     layer: str
-    what: str   # "dead" or "saturated"
-    bad: int
-    units: int
+    kind: str            # "relu", "tanh" or "sigmoid"
+    output: np.ndarray   # (N, units) or (N, units, H, W): a convolution's unit is a channel
 
 
 class StepRecorder:
