@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from striate.data import load_dataset
+from striate.data import Dataset, load_dataset
 from striate.errors import StriateError
 
 
@@ -161,3 +161,17 @@ def test_root_must_be_a_folder(tmp_path, make, problem):
 def test_folder_needs_a_root():
     with pytest.raises(StriateError, match="the folder data set needs its root: pass --data-dir"):
         load_dataset("folder")
+
+
+def test_dataset_from_folder_is_what_the_folder_data_set_loads(tmp_path):
+    make_classes(tmp_path, {"cat": 5, "dog": 4}, size=(6, 6))
+    loaded = load_dataset("folder", tmp_path, image_size=(3, 2), channels="rgb")
+    built = Dataset.from_folder(tmp_path, image_size=(3, 2), channels="rgb")
+    assert built.train.images.shape == (7, 3, 3, 2) and built.test.images.shape == (2, 3, 3, 2)
+    for split in ("train", "test"):
+        np.testing.assert_array_equal(getattr(built, split).images, getattr(loaded, split).images)
+        np.testing.assert_array_equal(getattr(built, split).labels, getattr(loaded, split).labels)
+    assert (built.name, built.class_names, built.pixel_max, built.default_valid_size,
+            built.source) == ("folder", ["cat", "dog"], 255.0, 1, str(tmp_path))
+    with pytest.raises(StriateError, match="image folder .* does not exist"):
+        Dataset.from_folder(tmp_path / "nowhere")

@@ -8,13 +8,13 @@ from striate.errors import StriateError
 
 
 def test_dataset_names():
-    assert dataset_names() == ["cifar10", "digits", "fashion-mnist", "folder", "mnist"]
+    assert dataset_names() == ["cifar10", "digits", "fashion-mnist", "folder", "mnist", "npz"]
 
 
 @pytest.mark.parametrize("call", [load_dataset, fetch_dataset])
 def test_unknown_name_lists_the_valid_ones(call):
     with pytest.raises(StriateError, match="unknown data set 'imagenet'; choose one of cifar10, "
-                                           "digits, fashion-mnist, folder, mnist"):
+                                           "digits, fashion-mnist, folder, mnist, npz"):
         call("imagenet")
 
 
@@ -44,6 +44,10 @@ def test_describe_marks_what_is_present_and_never_downloads(tmp_path, cache_dir,
     assert rows["digits"] == {"name": "digits", "available": True, "where": str(bundled_dir()),
                               "how": "bundled with scikit-learn"}
     assert rows["folder"]["available"] and rows["folder"]["where"] == str(data_dir)
+    assert not rows["npz"]["available"] and rows["npz"]["where"] is None  # a folder, not a file
+    assert rows["npz"]["how"] == ("your own arrays: pass --data-dir FILE.npz, written with "
+                                  "np.savez(FILE, x_train=..., y_train=..., x_test=..., "
+                                  "y_test=...)")
     assert not (data_dir / "mnist").exists() and not cache_dir.exists()
 
 
@@ -71,3 +75,6 @@ def test_fetch_bundled_and_folder():
     assert (fetch_dataset("digits") / "digits.csv.gz").is_file()
     with pytest.raises(StriateError, match="nothing to download"):
         fetch_dataset("folder")
+    with pytest.raises(StriateError, match="the npz data set is your own arrays, there is "
+                                           "nothing to download; write them with np.savez"):
+        fetch_dataset("npz")

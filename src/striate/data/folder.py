@@ -11,13 +11,13 @@ Channels: "auto" gives 1 when every image is grayscale (gray modes, or a palette
 3; "1"/"gray" and "3"/"rgb" force the choice.
 """
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from striate.data.dataset import Dataset, Split
 from striate.data.images import ImageInfo, load_image, probe_image
-from striate.data.splits import stratified_holdout, ten_percent
+from striate.data.splits import Split, stratified_holdout
 from striate.errors import StriateError
 
 CHANNEL_CHOICES = {"auto": None, "1": 1, "gray": 1, "3": 3, "rgb": 3}
@@ -26,8 +26,17 @@ LAYOUT_HINT = "ROOT/<class>/<image>.png"
 LabelledFiles = list[tuple[Path, int]]  # (image path, class index)
 
 
-def load_folder(root: str | Path | None, image_size: tuple[int, int] | None = None,
-                channels: str = "auto") -> Dataset:
+@dataclass(frozen=True)
+class FolderImages:
+    """What an image folder holds; Dataset.from_folder turns it into a Dataset."""
+    root: Path
+    class_names: list[str]
+    train: Split  # (N, C, H, W) uint8
+    test: Split
+
+
+def read_folder(root: str | Path | None, image_size: tuple[int, int] | None = None,
+                channels: str = "auto") -> FolderImages:
     root = _checked_root(root)
     channel_choice = _channel_choice(channels)
     _check_image_size(image_size)
@@ -39,9 +48,8 @@ def load_folder(root: str | Path | None, image_size: tuple[int, int] | None = No
     images = _load_all(paths, size, channel_count)  # (N, C, H, W) uint8, train files first
     labels = np.array([label for _, label in train_files + test_files], np.int64)
     count = len(train_files)
-    train, test = Split(images[:count], labels[:count]), Split(images[count:], labels[count:])
-    return Dataset("folder", train, None, test, class_names, pixel_max=255.0,
-                   default_valid_size=ten_percent(len(train)), source=str(root))
+    return FolderImages(root, class_names, Split(images[:count], labels[:count]),
+                        Split(images[count:], labels[count:]))
 
 
 def _checked_root(root: str | Path | None) -> Path:

@@ -74,9 +74,10 @@ class RunData:
                      train.labels[:count])
 
 
-def prepare(config: DataConfig, seed: int) -> RunData:
-    """Load, split (and fold) by `seed`, and fit the preprocessing on the training split."""
-    dataset = load_data(config)
+def prepare(config: DataConfig, seed: int, dataset: Dataset | None = None) -> RunData:
+    """Load (unless the data set is given, e.g. arrays in memory), split (and fold) by `seed`,
+    and fit the preprocessing on the training split."""
+    dataset = load_data(config) if dataset is None else dataset
     splits = split(dataset, config, seed)
     return RunData(dataset, splits, fit_preprocess(config, dataset, splits["train"]))
 

@@ -1,9 +1,19 @@
-"""Carving one split out of another, reproducibly."""
+"""A split's arrays, and carving one split out of another, reproducibly."""
+
+from dataclasses import dataclass
 
 import numpy as np
 
-from striate.data.dataset import Split
 from striate.errors import StriateError
+
+
+@dataclass(frozen=True)
+class Split:
+    images: np.ndarray  # (N, C, H, W), uint8 as on disk, or float32 (mnist.pkl.gz, your arrays)
+    labels: np.ndarray  # (N,) int64
+
+    def __len__(self) -> int:
+        return len(self.labels)
 
 # Data sets without an official test split (digits, image folders) hold one out with this seed,
 # whatever the run's seed: test numbers then measure the same images across runs and seeds.
