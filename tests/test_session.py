@@ -23,7 +23,7 @@ def digits_config(tmp_path) -> TrainConfig:
 def test_train_never_changes_the_config_it_is_given(tmp_path):
     config = digits_config(tmp_path).resolve()
     before = copy.deepcopy(config)
-    run, _ = train(config, echo=lambda text: None)
+    run = train(config, echo=lambda text: None).run
     assert config == before
     assert run.config() == before      # config.yaml records what it was given
 

@@ -1,5 +1,34 @@
-"""striate: the Deep Learning Tutorials and cs231n as real, fast, tested software."""
+"""striate: the Deep Learning Tutorials and cs231n as real, fast, tested software.
+
+    import striate
+    data = striate.load_dataset("fashion-mnist")          # or Dataset.from_arrays / from_folder
+    trained = striate.train("lenet", data, epochs=15)     # or any torch nn.Module
+    trained.evaluate(data)["accuracy"]; trained.predict(images)
+    trained = striate.load("runs/<run>")
+
+The names below are imported on first use (PEP 562), so that `import striate` and the
+command line's `striate --help` stay fast.
+"""
 
 from striate.version import __version__
 
-__all__ = ["__version__"]
+_PUBLIC = {
+    "train": "striate.api", "load": "striate.api", "Trained": "striate.api",
+    "load_dataset": "striate.data", "Dataset": "striate.data", "Split": "striate.data",
+    "describe_datasets": "striate.data", "describe_models": "striate.registry",
+    "TrainConfig": "striate.config", "StriateError": "striate.errors",
+}
+
+__all__ = ["__version__", *_PUBLIC]
+
+
+def __getattr__(name: str):
+    if name not in _PUBLIC:
+        raise AttributeError(f"module 'striate' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(_PUBLIC[name]), name)
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_PUBLIC])

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import math
+import sys
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,9 +34,10 @@ PREPROCESSING = ("none", "standardize", "mean-image", "per-feature", "pca", "pca
 
 @dataclass
 class DataConfig:
-    dataset: str = option("fashion-mnist", "data set: mnist, fashion-mnist, cifar10, digits, folder")
+    dataset: str = option("fashion-mnist", "data set: mnist, fashion-mnist, cifar10, digits, "
+                                           "folder, npz")
     data_dir: str | None = option(None, "where to look for (and download) the data; for --dataset "
-                                        "folder, the image folder itself")
+                                        "folder, the image folder itself; for npz, the .npz file")
     valid_size: int | None = option(None, "validation examples carved from training "
                                           "(default: the data set's own, e.g. 10000 for MNIST)")
     download: bool = option(True, "download missing files (MD5-checked)")
@@ -63,6 +65,9 @@ class DataConfig:
         if self.dataset == "folder" and not self.data_dir:
             raise StriateError("--dataset folder needs --data-dir ROOT, a folder laid out as "
                                "ROOT/<class>/<image>")
+        if self.dataset == "npz" and not self.data_dir:
+            raise StriateError("--dataset npz needs --data-dir FILE.npz, written with "
+                               "np.savez(FILE, x_train=..., y_train=..., x_test=..., y_test=...)")
         parse_image_size(self.image_size)
         if self.folds is not None:
             if self.folds < 2:
@@ -247,6 +252,11 @@ class RunConfig:
     channels_last: bool = option(True, "NHWC memory layout for convolutions: on this "
                                        "project's 2-core CPU, 1.4x faster for LeNet and 2.5x "
                                        "for ResNet; --no-channels-last for NCHW")
+
+    def shows_progress(self) -> bool:
+        """--progress auto shows the bar on a terminal and in a Jupyter notebook, not in a file."""
+        interactive = sys.stderr.isatty() or "ipykernel" in sys.modules
+        return self.progress == "on" or (self.progress == "auto" and interactive)
 
     def check(self) -> None:
         if not 0 <= self.seed < 2 ** 32:

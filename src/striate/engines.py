@@ -3,15 +3,17 @@
 Each engine module (striate.torch.engine, striate.numpy.engine) provides:
     versions() -> dict                             library versions for run.json
     check_model_options(name, options)             refuse unknown models/options before any work
-    build_learner(config, inputs, num_classes, preprocess) -> striate.training.learner.Learner
-        inputs: {split name: Split} preprocessed, float32 (N, *preprocess.output_shape) images
-    load_predictor(checkpoint, device) -> (log_proba, metadata)
+    build_learner(config, inputs, num_classes, preprocess, model=None) -> training.learner.Learner
+        inputs: {split name: Split} preprocessed, float32 (N, *preprocess.output_shape) images;
+        model: one of the engine's own to train as it is (else the configured one, fresh)
+    predictor(model) -> log_proba
         log_proba: (N, ...) float32 preprocessed inputs -> (N, classes) class log-probabilities
-    load_model(checkpoint, device) -> (model, metadata)    the engine's own model object
+    load_model(checkpoint, device, trust_model_code) -> (model, metadata)
+    load_predictor(checkpoint, device, trust_model_code) -> (log_proba, metadata)
     initial_losses(config, sample, num_classes, preprocess) -> (loss, loss + sum W^2, any W != 0)
     gradient_problem(config, sample, num_classes, preprocess, options, redraw_zero_weight)
         -> (loss(), params, grads): float64 parameters as numpy arrays the check can nudge
-    layer_outputs(learner) -> list[LayerOutput]    each activation's output, for dead/saturated units
+    layer_outputs(learner) -> list[LayerOutput]    each activation's output (dead, saturated units)
     first_layer(model) -> (name, weight)           the weights that see the pixels, for plots
 The torch engine also catches what its layers output with forward hooks (`striate plot`'s
 feature maps: conv_layer_names, check_layers, feature_maps); a checkpoint of a model both
@@ -36,18 +38,20 @@ def torch_installed() -> bool:
         return False
 
 
-def build_learner(config, inputs: dict, num_classes: int, preprocess):
+def build_learner(config, inputs: dict, num_classes: int, preprocess, model=None):
     """The configured engine's learner (see the module's docstring), once the model and the
-    augmentation are known to suit the inputs."""
+    augmentation are known to suit the inputs; model: one to train as it is, else the
+    configured one, fresh."""
     check_inputs(config, preprocess)
-    return get_engine(config.run.engine).build_learner(config, inputs, num_classes, preprocess)
+    return get_engine(config.run.engine).build_learner(config, inputs, num_classes, preprocess,
+                                                       model)
 
 
 def check_inputs(config, preprocess) -> None:
     """Convolutions, crops and flips need images (not PCA component scores), and reflection
     padding a border narrower than the image."""
     c, model = config.augment, config.model.model
-    if SPECS[model].convolves:
+    if model in SPECS and SPECS[model].convolves:
         preprocess.check_image_like(f"{model} convolves images, but --preprocess "
                                     f"{preprocess.kind} turns them into component scores; use a "
                                     "model without convolutions (logreg, mlp, fcnet) or "

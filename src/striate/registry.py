@@ -15,6 +15,8 @@ drift apart. An engine that cannot honour an option's value refuses it rather th
 Nothing here imports torch: the NumPy engine must work without it.
 """
 
+import functools
+import importlib
 import inspect
 from dataclasses import dataclass
 
@@ -128,14 +130,18 @@ class ModelRegistry(dict):
                             f"{', '.join(missing)}, but it registers no builder for them")
 
     def check(self, name: str, options: dict) -> None:
-        """Refuse an unknown model or option name; cheap, so it runs before any data is loaded."""
+        """Refuse an unknown model or option name; cheap, so it runs before any data is loaded.
+        A class of the user's own (package.module:Class) is checked when it is built."""
+        if is_import_path(name):
+            return
         if name in SPECS and name not in self:
             engines = SPECS[name].engines
             raise StriateError(f"model {name} runs on the {' and '.join(engines)} engine only; "
                                f"use --engine {engines[0]}")
         if name not in self:
             raise StriateError(f"unknown model {name!r}; choose one of {', '.join(sorted(self))} "
-                               "(see `striate models`)")
+                               "(see `striate models`), or a class of your own as "
+                               "package.module:Class")
         accepted = SPECS[name].options
         unknown = sorted(set(options) - set(accepted))
         if unknown:
@@ -143,13 +149,71 @@ class ModelRegistry(dict):
                                f"{', '.join(accepted) or 'none'}")
 
     def build(self, name: str, input_shape, num_classes: int, options: dict,
-              errors: tuple = (TypeError, ValueError, ZeroDivisionError), **settings):
-        """builder(input_shape, num_classes, **settings, **options); an option value the model
-        cannot be built with becomes a one-line StriateError."""
+              errors: tuple = (TypeError, ValueError, ZeroDivisionError), trusted: bool = False,
+              **settings):
+        """builder(input_shape, num_classes, **settings, **options), or a class of the user's own
+        (see build_own); an option value the model cannot be built with becomes a one-line
+        StriateError. trusted: whether a class of the user's own may be imported."""
         self.check(name, options)
+        input_shape = tuple(int(s) for s in input_shape)
         try:
-            return self[name](tuple(int(s) for s in input_shape), num_classes, **settings,
-                              **options)
+            if is_import_path(name):
+                return build_own(import_model_class(name, trusted), input_shape, num_classes,
+                                 options, settings)
+            return self[name](input_shape, num_classes, **settings, **options)
         except errors as error:
             raise StriateError(f"cannot build {name} with options {options} for input "
                                f"{tuple(input_shape)}: {error}; check --model-arg values") from None
+
+
+# ---- models of the user's own: `--model package.module:Class` ---------------------------------
+
+def is_import_path(name: str) -> bool:
+    """package.module:Class names a class of the user's own; built-in names have no colon."""
+    return ":" in name
+
+
+def import_path(cls: type) -> str:
+    """What `--model` and a checkpoint call a class: package.module:Class."""
+    return f"{cls.__module__}:{cls.__qualname__}"
+
+
+def import_model_class(path: str, trusted: bool) -> type:
+    """The class `package.module:Class` names. Importing a module runs its code, so a path read
+    from a run or checkpoint (not named by the user now) is refused unless trusted."""
+    check_trusted(path, trusted)
+    module_name, _, qualname = path.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as error:
+        raise StriateError(f"--model {path}: cannot import {module_name} ({error}); give "
+                           "package.module:Class of a module on the Python path") from None
+    except Exception as error:   # the user's module failed while it ran
+        raise StriateError(f"--model {path}: importing {module_name} failed "
+                           f"({type(error).__name__}: {error})") from None
+    try:
+        cls = functools.reduce(getattr, qualname.split("."), module)
+    except AttributeError:
+        raise StriateError(f"--model {path}: {module_name} has no {qualname}") from None
+    if not isinstance(cls, type):
+        raise StriateError(f"--model {path} is not a class; give package.module:Class")
+    return cls
+
+
+def check_trusted(model: str, trusted: bool) -> None:
+    """Refuse a model of the user's own read from a run or checkpoint unless trusted: building
+    it imports its module, which runs that module's code. The built-in models never need it."""
+    if is_import_path(model) and not trusted:
+        raise StriateError(f"the model is {model}, code from the module "
+                           f"{model.partition(':')[0]}: loading it imports and runs that module; "
+                           "if you trust it, pass --trust-model-code (trust_model_code=True in "
+                           "Python)")
+
+
+def build_own(cls: type, input_shape: tuple, num_classes: int, options: dict, settings: dict):
+    """cls(**options), given input_shape (C, H, W) and num_classes, and the engine's settings
+    (seed, dtype, ...), each if its constructor has a parameter of that name."""
+    parameters = inspect.signature(cls).parameters
+    offered = {"input_shape": input_shape, "num_classes": num_classes, **settings}
+    return cls(**{name: value for name, value in offered.items() if name in parameters},
+               **options)

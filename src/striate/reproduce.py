@@ -33,7 +33,8 @@ def run_recipe(name: str, dataset: str, data_dir: str | None, quick: bool, out_d
            "dataset": dataset, "quick": quick}
     started = time.perf_counter()
     try:
-        run, metrics = train(config.resolve(), echo=echo)
+        outcome = train(config.resolve(), echo=echo)
+        run, metrics = outcome.run, outcome.metrics
     except StriateError as error:
         return {**row, "status": f"not run: {error}"}
     return {**row, "status": "measured", "run": str(run.path),

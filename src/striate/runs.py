@@ -103,5 +103,22 @@ class RunDir:
         writer.writerows(rows)
         atomic_write_text(self / METRICS_CSV, buffer.getvalue())
 
+    def history(self) -> list[dict]:
+        """metrics.csv's rows, one per epoch, numbers as floats; ValueError where the file is
+        missing, empty or not such a table."""
+        try:
+            with open(self / METRICS_CSV, newline="") as handle:
+                rows = list(csv.DictReader(handle))
+            return [{column: float(value) for column, value in row.items()} for row in rows]
+        except (OSError, KeyError, TypeError, ValueError):
+            raise ValueError(f"{self / METRICS_CSV} is not a metrics table") from None
+
+    def metrics(self) -> dict:
+        """metrics.json: the run's results; {} before the run has finished."""
+        try:
+            return json.loads((self / METRICS_JSON).read_text())
+        except (OSError, ValueError):
+            return {}
+
     def write_metrics(self, metrics: dict) -> None:
         atomic_write_text(self / METRICS_JSON, json.dumps(metrics, indent=2) + "\n")

@@ -6,7 +6,6 @@ command line.
 
 import argparse
 import signal
-import sys
 
 import yaml
 
@@ -72,6 +71,14 @@ def add_inference_flags(parser) -> None:
     parser.add_argument("--tta", action="store_true",
                         help="test-time augmentation: average each image's prediction with its "
                              "mirror image's")
+    add_trust_flag(parser)
+
+
+def add_trust_flag(parser) -> None:
+    parser.add_argument("--trust-model-code", action="store_true",
+                        help="a run whose model is a class of its author's own (--model "
+                             "package.module:Class) imports that module, which runs its code: "
+                             "allow it")
 
 
 def config_from_args(args: argparse.Namespace) -> tuple[TrainConfig, dict]:
@@ -93,10 +100,6 @@ def config_from_args(args: argparse.Namespace) -> tuple[TrainConfig, dict]:
     if "model_args" in given and (args.config or args.recipe):  # flags add to the file's options
         mapping["model"]["model_args"] = {**config.model.model_args, **given["model_args"]}
     return apply_mapping(config, mapping, "command line").resolve(), given
-
-
-def show_progress(setting: str) -> bool:
-    return setting == "on" or (setting == "auto" and sys.stderr.isatty())
 
 
 def stop_on_sigterm() -> None:

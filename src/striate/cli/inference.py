@@ -10,7 +10,7 @@ def cmd_evaluate(args) -> None:
     from striate.inference import evaluate
 
     result = evaluate(args.checkpoint, args.split, args.data_dir, check_device(args.device),
-                      args.engine, args.tta)
+                      args.engine, args.tta, args.trust_model_code)
     print(f"{result['split']}: {result['examples']} examples, loss {result['loss']:.4f}, "
           f"error {result['error']:.2%}, accuracy {result['accuracy']:.2%}")
 
@@ -19,7 +19,7 @@ def cmd_predict(args) -> None:
     from striate.inference import predict
 
     for row in predict(args.checkpoint, args.images, check_device(args.device), args.engine,
-                       args.tta):
+                       args.tta, args.trust_model_code):
         print(f"{row['image']}\t{row['class']}\t{row['probability']:.4f}")
 
 

@@ -6,7 +6,7 @@ import json
 import shlex
 
 from striate.cli.flags import (add_config_flags, add_settings_sources, config_from_args,
-                               show_progress, stop_on_sigterm)
+                               stop_on_sigterm)
 from striate.config import flag_name
 from striate.errors import StriateError
 
@@ -19,7 +19,7 @@ def cmd_lr_find(args: argparse.Namespace) -> None:
     config, given = config_from_args(args)
     stop_on_sigterm()
     lrs = learning_rates(args.start_lr, args.end_lr, args.steps)
-    result, described = sweep(config, lrs, show_progress(config.run.progress))
+    result, described = sweep(config, lrs, config.run.shows_progress())
     if len(result.lrs) < 2:
         raise StriateError(f"the loss was not finite from the first steps (lr "
                            f"{args.start_lr:g}); lower --start-lr")

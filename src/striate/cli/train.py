@@ -4,10 +4,11 @@ import argparse
 import os
 import sys
 
-from striate.cli.flags import (add_config_flags, add_settings_sources, config_from_args,
-                               show_progress, stop_on_sigterm)
+from striate.cli.flags import (add_config_flags, add_settings_sources, add_trust_flag,
+                               config_from_args, stop_on_sigterm)
 from striate.engines import get_engine
 from striate.errors import StriateError
+from striate.registry import check_trusted
 
 
 def cmd_train(args) -> int:
@@ -24,6 +25,7 @@ def cmd_train(args) -> int:
                                "drop --config and --recipe")
         resume = RunDir.open(args.resume)
         config = resume_config(resume, given).resolve()
+        check_trusted(config.model.model, args.trust_model_code)
     if config.run.nproc > 1 and "WORLD_SIZE" not in os.environ:
         # --nproc is the torch engine's (TrainConfig.check): say so in one line without torch
         get_engine(config.run.engine)
@@ -31,8 +33,9 @@ def cmd_train(args) -> int:
 
         return launch(args.argv, config.run.nproc)  # the ranks run this same command line
     stop_on_sigterm()
-    run, metrics = train(config, resume, show_progress(config.run.progress),
-                         echo=lambda text: print(text, flush=True))
+    outcome = train(config, resume, config.run.shows_progress(),
+                    echo=lambda text: print(text, flush=True))
+    run, metrics = outcome.run, outcome.metrics
     if run is None:  # a data-parallel rank other than 0: rank 0 reports
         return 1 if metrics["stopped_by"] == "diverged" else 0
     print(f"best validation error {metrics['best_valid_error']:.2%} at epoch "
@@ -64,6 +67,7 @@ def add_commands(commands) -> None:
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     add_settings_sources(train)
     train.add_argument("--resume", metavar="RUN", help="continue an interrupted run directory")
+    add_trust_flag(train)
     add_config_flags(train)
     train.set_defaults(handler=cmd_train)
 

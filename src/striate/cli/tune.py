@@ -5,7 +5,7 @@ import re
 from pathlib import Path
 
 from striate.cli.flags import (add_config_flags, add_settings_sources, config_from_args,
-                               show_progress, stop_on_sigterm)
+                               stop_on_sigterm)
 from striate.errors import StriateError
 from striate.files import make_directory
 
@@ -86,7 +86,7 @@ def cmd_tune(args) -> None:
                          storage)
     stop_on_sigterm()
     search(tuning, args.n_trials, args.timeout, config.run.seed,
-           show_progress(config.run.progress), echo=lambda text: print(text, flush=True))
+           config.run.shows_progress(), echo=lambda text: print(text, flush=True))
     summarize(tuning)
 
 
@@ -97,7 +97,7 @@ def cmd_cv(args) -> None:
     config, _ = config_from_args(args)
     get_engine(config.run.engine).check_model_options(config.model.model, config.model.model_args)
     stop_on_sigterm()
-    cross_validate(config, show_progress(config.run.progress),
+    cross_validate(config, config.run.shows_progress(),
                    echo=lambda text: print(text, flush=True))
 
 

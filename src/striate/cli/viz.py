@@ -4,6 +4,7 @@ maps) are imported by the handlers, so that `striate --help` stays fast."""
 import argparse
 from pathlib import Path
 
+from striate.cli.flags import add_trust_flag
 from striate.config import check_device
 from striate.errors import StriateError
 
@@ -33,7 +34,7 @@ def cmd_plot(args) -> None:
                            "--random-filters for the tutorials' random-filter picture")
     else:
         options = PlotOptions(args.layers, args.image, args.index, args.x, args.y,
-                              check_device(args.device))
+                              check_device(args.device), args.trust_model_code)
         subject = Subject(args.run, options)
         pngs = {stem: png for _, stem, png in draw(subject, select(subject, args.what))}
         written = write_pngs(pngs, Path(args.out) if args.out else subject.default_out())
@@ -57,7 +58,8 @@ def cmd_report(args) -> None:
     from striate.viz.plots import PlotOptions, Subject
     from striate.viz.report import write_report
 
-    subject = Subject(args.run, PlotOptions(device=check_device(args.device)))
+    subject = Subject(args.run, PlotOptions(device=check_device(args.device),
+                                            trust_model_code=args.trust_model_code))
     if subject.kind != "run":
         raise StriateError(f"{args.run} is a {subject.kind}, and `striate report` describes a run "
                            "directory; use `striate plot` for it")
@@ -90,6 +92,7 @@ def add_commands(commands) -> None:
     plot.add_argument("--y", metavar="PARAM", help="heatmap: parameter on the y axis (none "
                       "given: the study's next)")
     plot.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    add_trust_flag(plot)
     plot.add_argument("--random-filters", action="store_true",
                       help="the Deep Learning Tutorials' picture: two random 9x9 filters "
                            "convolved with a photo already look like edge detectors")
@@ -104,4 +107,5 @@ def add_commands(commands) -> None:
     report.add_argument("--out", metavar="FILE", help="the HTML file (none given: "
                         "RUN/report.html)")
     report.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    add_trust_flag(report)
     report.set_defaults(handler=cmd_report)

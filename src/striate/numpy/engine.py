@@ -44,14 +44,21 @@ def check_torch_only_settings(config: TrainConfig) -> None:
 
 
 def build_learner(config: TrainConfig, inputs: dict[str, Split], num_classes: int,
-                  preprocess: Preprocess) -> NumpyLearner:
-    """inputs: preprocessed splits, (N, *preprocess.output_shape) float32 images."""
+                  preprocess: Preprocess, model=None) -> NumpyLearner:
+    """inputs: preprocessed splits, (N, *preprocess.output_shape) float32 images; model: one
+    to train as it is (cs231n's kind: params and loss), else the configured one, fresh."""
     check_cpu(config.run.device)
     check_torch_only_settings(config)
     if world_from_env().size > 1:
         raise StriateError("the numpy engine trains in one process; run it without torchrun, "
                            "or use --engine torch for data-parallel training")
-    model = fresh_model(config, preprocess.output_shape, num_classes)
+    if model is None:
+        model = fresh_model(config, preprocess.output_shape, num_classes)
+    elif not (isinstance(getattr(model, "params", None), dict) and callable(getattr(model, "loss",
+                                                                                   None))):
+        raise StriateError(f"the numpy engine trains a model with a params dict and loss(X, "
+                           f"y=None), not a {type(model).__name__}; use engine='torch' for an "
+                           "nn.Module")
     check_batch_norm_batches(model, len(inputs["train"]), config.optim.batch_size)
     arrays = {name: (split.images, split.labels) for name, split in inputs.items()}
     return NumpyLearner(model, arrays, config.optim, config.run.seed)
@@ -62,7 +69,7 @@ def fresh_model(config: TrainConfig, input_shape, num_classes: int, **settings):
     `settings` (dtype, reg, model options) over the configured ones."""
     options = {**config.model.model_args, **settings}
     return create_model(config.model.model, input_shape, num_classes, seed=config.run.seed,
-                        **options)
+                        trusted=True, **options)
 
 
 def check_batch_norm_batches(model, examples: int, batch_size: int) -> None:
@@ -76,21 +83,27 @@ def check_batch_norm_batches(model, examples: int, batch_size: int) -> None:
                            f"a minibatch of 1; choose another --batch-size")
 
 
-def load_model(checkpoint, device: str = "auto"):
-    """Rebuild the NumPy model a checkpoint describes and load its weights; (model, meta)."""
+def load_model(checkpoint, device: str = "auto", trust_model_code: bool = False):
+    """Rebuild the NumPy model a checkpoint describes and load its weights; (model, meta).
+    A model class of the user's own is imported only with trust_model_code."""
     check_cpu(device)
     tensors, meta = load_weights(checkpoint)
     model = create_model(meta["model"], model_input_shape(meta), len(meta["class_names"]),
-                         **meta["model_args"])
+                         trusted=trust_model_code, **meta["model_args"])
     load_arrays(model, tensors, checkpoint, meta["model"])
     return model, meta
 
 
-def load_predictor(checkpoint, device: str = "auto"):
-    """(log_proba, metadata): preprocessed (N, ...) float32 inputs -> (N, classes) numpy
-    class log-probabilities."""
-    model, meta = load_model(checkpoint, device)
-    return (lambda images: log_softmax(model.loss(images))), meta
+def load_predictor(checkpoint, device: str = "auto", trust_model_code: bool = False):
+    """(log_proba, metadata): see predictor."""
+    model, meta = load_model(checkpoint, device, trust_model_code)
+    return predictor(model), meta
+
+
+def predictor(model):
+    """log_proba: preprocessed (N, ...) float32 inputs -> (N, classes) numpy class
+    log-probabilities, in test mode."""
+    return lambda images: log_softmax(model.loss(images))
 
 
 def initial_losses(config: TrainConfig, sample: Split, num_classes: int,

@@ -133,9 +133,10 @@ class NumpyLearner:
         return to_checkpoint(self.model, self.best)
 
     def state_dict(self) -> dict:
+        # where dropout's mask stream stands: a resume must draw the same masks
+        rng = getattr(self.model, "rng", None)       # a model of one's own may have none
         return {"current": self.copy_state(), "best": self.best, "rules": self.rule_configs,
-                # where dropout's mask stream stands: a resume must draw the same masks
-                "model_rng": self.model.rng.bit_generator.state}
+                **({"model_rng": rng.bit_generator.state} if rng is not None else {})}
 
     def load_state_dict(self, state: dict) -> None:
         """Refuses (ValueError) a state of other parameters than the model's: one copied from
@@ -147,7 +148,8 @@ class NumpyLearner:
         self.set_state(state["current"])
         self.best = state["best"]
         self.rule_configs = state["rules"]
-        self.model.rng.bit_generator.state = state["model_rng"]
+        if "model_rng" in state:
+            self.model.rng.bit_generator.state = state["model_rng"]
 
 
 def check_same_arrays(arrays: dict, like: dict) -> None:

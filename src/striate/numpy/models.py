@@ -31,8 +31,9 @@ import math
 
 import numpy as np
 
-from striate.registry import ModelRegistry, check_dropout, positive_sizes
+from striate.errors import StriateError
 from striate.numpy import fast_layers, init, layer_utils, layers, losses
+from striate.registry import ModelRegistry, check_dropout, positive_sizes
 
 ACTIVATIONS = ("tanh", "sigmoid", "relu")
 
@@ -649,14 +650,23 @@ def vgg(input_shape, num_classes, num_filters=(64, 64, 128, 256), As=(2, 2, 3, 3
 
 
 def create_model(name: str, input_shape, num_classes: int, dtype=np.float32, seed=0, reg=0.0,
-                 **options) -> Model:
+                 trusted: bool = False, **options) -> Model:
     """The model `name` for (C, H, W) inputs and num_classes classes.
 
     dtype: of params and computation (float64 for gradient checks); seed: an int or a
     np.random.Generator for the initial weights; reg: the L2 strength (the CLI trains with reg 0
     and adds --l2 in the learner). options: the model's own, see striate.registry.SPECS[name].
+    A class of the user's own (package.module:Class) is imported only if trusted, and must be
+    cs231n's kind of model: a `params` dict and loss(X, y=None).
     """
-    return MODELS.build(name, input_shape, num_classes, options, dtype=dtype, seed=seed, reg=reg)
+    model = MODELS.build(name, input_shape, num_classes, options, trusted=trusted, dtype=dtype,
+                         seed=seed, reg=reg)
+    if not (isinstance(getattr(model, "params", None), dict) and callable(getattr(model, "loss",
+                                                                                  None))):
+        raise StriateError(f"--model {name} built a {type(model).__name__}, which has no params "
+                           "dict and loss(X, y=None): not a NumPy-engine model (a torch "
+                           "nn.Module trains with --engine torch)")
+    return model
 
 
 MODELS.check_complete()

@@ -24,10 +24,16 @@ def versions() -> dict:
 
 
 def build_learner(config: TrainConfig, inputs: dict[str, Split], num_classes: int,
-                  preprocess: Preprocess) -> TorchLearner:
-    """inputs: preprocessed splits, (N, *preprocess.output_shape) float32 images."""
+                  preprocess: Preprocess, model: nn.Module | None = None) -> TorchLearner:
+    """inputs: preprocessed splits, (N, *preprocess.output_shape) float32 images; model: one
+    to train as it is (else the configured one, freshly initialised)."""
     world, device = join(resolve_device(config.run.device))
-    model = fresh_model(config, preprocess.output_shape, num_classes).to(device)
+    if model is None:
+        model = fresh_model(config, preprocess.output_shape, num_classes)
+    elif not isinstance(model, nn.Module):
+        raise StriateError(f"the torch engine trains an nn.Module, not a "
+                           f"{type(model).__name__}; use engine='numpy' for a NumPy model")
+    model = model.to(device)
     on_device = {name: DeviceSplit(split, device) for name, split in inputs.items()}
     return TorchLearner(model, on_device, config, world)
 
@@ -36,32 +42,40 @@ def fresh_model(config: TrainConfig, input_shape, num_classes: int, **options) -
     """The configured model (with `options` over its configured ones), its initial weights (and
     dropout masks) drawn from the seed."""
     torch.manual_seed(config.run.seed)
-    return create_model(config.model.model, input_shape, num_classes,
+    return create_model(config.model.model, input_shape, num_classes, trusted=True,
                         **{**config.model.model_args, **options})
 
 
-def load_model(checkpoint, device: str = "auto") -> tuple[torch.nn.Module, dict]:
-    """Rebuild the model a checkpoint was trained as and load its weights; (model, metadata)."""
+def load_model(checkpoint, device: str = "auto",
+               trust_model_code: bool = False) -> tuple[torch.nn.Module, dict]:
+    """Rebuild the model a checkpoint was trained as and load its weights; (model, metadata).
+    A model class of the user's own is imported only with trust_model_code."""
     tensors, meta = load_weights(checkpoint)
     model = create_model(meta["model"], model_input_shape(meta), len(meta["class_names"]),
-                         **meta["model_args"])
+                         trusted=trust_model_code, **meta["model_args"])
     expected = {name: tuple(value.shape) for name, value in model.state_dict().items()}
     check_tensors_match(tensors, expected, checkpoint, meta["model"])
     model.load_state_dict({name: torch.from_numpy(array) for name, array in tensors.items()})
     return model.to(resolve_device(device)).eval(), meta
 
 
-def load_predictor(checkpoint, device: str = "auto"):
-    """(log_proba, metadata): preprocessed (N, ...) float32 numpy inputs -> (N, classes)
-    numpy class log-probabilities."""
-    model, meta = load_model(checkpoint, device)
+def load_predictor(checkpoint, device: str = "auto", trust_model_code: bool = False):
+    """(log_proba, metadata): see predictor."""
+    model, meta = load_model(checkpoint, device, trust_model_code)
+    return predictor(model), meta
+
+
+def predictor(model: nn.Module):
+    """log_proba: preprocessed (N, ...) float32 numpy inputs -> (N, classes) numpy class
+    log-probabilities of the model in eval mode (where its parameters are)."""
     device = next(model.parameters()).device
 
     @torch.inference_mode()
     def predict(images: np.ndarray) -> np.ndarray:
+        model.eval()
         return log_proba(model, torch.from_numpy(images).to(device))
 
-    return predict, meta
+    return predict
 
 
 def initial_losses(config: TrainConfig, sample: Split, num_classes: int,

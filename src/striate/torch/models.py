@@ -12,6 +12,7 @@ import warnings
 import torch
 from torch import nn
 
+from striate.errors import StriateError
 from striate.registry import ModelRegistry, check_dropout, positive_sizes
 from striate.torch import init as weight_init
 
@@ -21,12 +22,19 @@ check_model_options = MODELS.check
 
 
 def create_model(name: str, input_shape: tuple[int, int, int], num_classes: int,
-                 **options) -> nn.Module:
+                 trusted: bool = False, **options) -> nn.Module:
+    """The model `name` (or a class of the user's own, package.module:Class, imported only if
+    trusted) for (C, H, W) inputs and num_classes classes."""
     with warnings.catch_warnings():  # torch warns about e.g. zero-size layers; we refuse them
         warnings.simplefilter("error")
-        return MODELS.build(name, input_shape, num_classes, options,
-                            errors=(TypeError, ValueError, RuntimeError, ZeroDivisionError,
-                                    UserWarning))
+        model = MODELS.build(name, input_shape, num_classes, options,
+                             errors=(TypeError, ValueError, RuntimeError, ZeroDivisionError,
+                                     UserWarning), trusted=trusted)
+    if not isinstance(model, nn.Module):
+        raise StriateError(f"--model {name} built a {type(model).__name__}, not a torch "
+                           "nn.Module; give an nn.Module class (or a NumPy model with "
+                           "--engine numpy)")
+    return model
 
 
 ACTIVATIONS = {"tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "relu": nn.ReLU}

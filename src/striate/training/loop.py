@@ -6,7 +6,7 @@
                 validate; on a new best, measure test and keep the weights
             stop when the early-stopping rule says so, or when the validation loss is not finite
         stop when the epoch's training loss is not finite (diverged)
-        record the epoch's row; save a resumable checkpoint
+        record the epoch's row; save a resumable checkpoint (on_epoch_end, which may ask to stop)
 
 A learner (striate.training.learner.Learner, implemented by each engine) does the mathematics:
 start_epoch, train_step, end_epoch, evaluate, keep_best, restore_best, state_dict.
@@ -16,7 +16,7 @@ import math
 import time
 from dataclasses import dataclass, field, fields
 
-from tqdm import tqdm
+from tqdm.auto import tqdm  # a notebook bar in Jupyter, a text bar on a terminal
 
 from striate.config import TrainConfig
 from striate.training.learner import NOT_EVALUATED, Evaluation
@@ -31,7 +31,8 @@ class LoopState:
     elapsed: float = 0.0           # seconds spent training, across resumes
     history: list = field(default_factory=list)  # metrics.csv rows
     best: dict = field(default_factory=dict)     # validation and test figures at the best point
-    stopped_by: str | None = None  # patience, no-improvement, plateau, diverged or max-epochs
+    stopped_by: str | None = None  # patience, no-improvement, plateau, diverged, callback or
+                                   # max-epochs
     divergence: dict | None = None  # where the loss was first seen not finite
 
 
@@ -94,9 +95,11 @@ class Loop:
             state.history.append({
                 "epoch": epoch + 1, "iteration": iteration + 1, "lr": lr,
                 "train_loss": train_loss, "train_error": train_error,
-                "valid_loss": valid.loss, "valid_error": valid.error, "valid_accuracy": 1 - valid.error,
+                "valid_loss": valid.loss, "valid_error": valid.error,
+                "valid_accuracy": 1 - valid.error,
                 "best_valid_error": stopper.best_error, "time_s": round(state.elapsed, 3)})
-            on_epoch_end(self, improved)
+            if on_epoch_end(self, improved) and not state.stopped_by:
+                state.stopped_by = "callback"   # it asked to stop after this epoch
         bar.close()
         if not state.best:
             self.validate_once()

@@ -4,18 +4,20 @@ Everything that can fail on bad input (config, data, model options) is resolved 
 directory is created, so a mistake never leaves a half-made run behind.
 """
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from striate.checkpoint import WEIGHTS_FILE, load_state, save_state, save_weights
 from striate.config import TrainConfig, flag_name
+from striate.data.dataset import Dataset
 from striate.data.pipeline import RunData, prepare
 from striate.engines import build_learner, get_engine
 from striate.errors import StriateError
 from striate.files import WriteError, remove_partial_writes
 from striate.runs import TRAIN_STATE, RunDir
-from striate.training.loop import Loop
+from striate.training.learner import Learner
+from striate.training.loop import Loop, LoopState
 from striate.training.tensorboard import TensorBoardLog, summary_writer_class
 
 
@@ -27,43 +29,76 @@ def model_metadata(config: TrainConfig, data: RunData) -> dict:
             "dataset": data.dataset.name, "config": config.to_dict()}
 
 
-def train(config: TrainConfig, resume: RunDir | None = None, show_progress: bool = False,
-          echo=print, on_epoch=lambda row: None) -> tuple[RunDir, dict]:
-    """Train, writing the run directory; on_epoch(row) sees each epoch's metrics.csv row once
-    it is saved (a tuner reports it, and may stop the run by raising).
+@dataclass
+class Outcome:
+    """What a training session leaves: the run directory (None when nothing was written), the
+    final metrics and per-epoch history (metrics.json and metrics.csv), and the learner, its
+    model holding the best weights, with the data it learned from."""
+    run: RunDir | None
+    metrics: dict
+    history: list[dict]
+    learner: Learner
+    data: RunData
 
-    config: resolved (TrainConfig.resolve()); train() never changes it."""
+
+def train(config: TrainConfig, resume: RunDir | None = None, show_progress: bool = False,
+          echo=print, on_epoch=lambda row: None, dataset: Dataset | None = None, model=None,
+          write: bool = True) -> Outcome:
+    """Train, writing the run directory (unless write is False); on_epoch(row) sees each
+    epoch's metrics.csv row once it is saved, and ends training after that epoch by returning
+    True (a tuner may also stop the run by raising).
+
+    config: resolved (TrainConfig.resolve()); train() never changes it. dataset: in memory, in
+    place of the one config.data names; model: one of the engine's own to train as it is."""
     if config.resolve() != config:
         raise ValueError("train() takes a resolved config: pass config.resolve()")
     engine = get_engine(config.run.engine)
-    engine.check_model_options(config.model.model, config.model.model_args)
-    data = prepare(config.data, config.run.seed)
-    dataset, splits, preprocess = data.dataset, data.splits, data.preprocess
-    learner = build_learner(config, data.inputs(), dataset.num_classes, preprocess)
+    if model is None:
+        engine.check_model_options(config.model.model, config.model.model_args)
+    data = prepare(config.data, config.run.seed, dataset)
+    learner = build_learner(config, data.inputs(), data.dataset.num_classes, data.preprocess,
+                            model)
     if config.run.tensorboard:  # before the run directory exists: a missing package leaves none
         summary_writer_class()
     # torchrun's ranks, recorded in config.yaml
     config = replace(config, run=replace(config.run, nproc=learner.world.size))
     loop = Loop(learner, config, show_progress and learner.world.is_main)
-    run = open_run(config, resume, loop, engine.versions(), learner.world.is_main)
-    if run is None:  # a data-parallel rank other than 0: it trains, rank 0 writes
-        with np.errstate(over="ignore", invalid="ignore"), learner.world.lost_contact():
-            metrics = final_metrics(loop.run())
-            learner.world.leave()
-        return None, metrics
-    echo(f"training {config.model.model} on {dataset.name} "
-         f"({len(splits['train'])}/{len(splits['valid'])}/{len(splits['test'])} "
-         f"train/valid/test) in {run.path}" + (f" on {learner.world.size} processes"
-                                               if learner.world.size > 1 else ""))
+    run = open_run(config, resume, loop, engine.versions(), write and learner.world.is_main)
+    echo(f"training {config.model.model} on {data.dataset.name} ({describe_splits(data)} "
+         f"train/valid/test)" + (f" in {run.path}" if run else "")
+         + (f" on {learner.world.size} processes" if learner.world.size > 1 else ""))
+    if run is None:   # nothing to write, or a data-parallel rank other than 0 (rank 0 writes)
+        state = train_unwritten(loop, on_epoch)
+    else:
+        state = train_written(loop, run, data, on_epoch)
+    return Outcome(run, final_metrics(state), state.history, learner, data)
+
+
+def describe_splits(data: RunData) -> str:
+    return "/".join(str(len(data.splits[name])) for name in ("train", "valid", "test"))
+
+
+def train_unwritten(loop: Loop, on_epoch) -> LoopState:
+    world = loop.learner.world
+    with np.errstate(over="ignore", invalid="ignore"), world.lost_contact():
+        state = loop.run(on_epoch_end=lambda loop, improved: on_epoch(loop.state.history[-1]))
+        world.leave()
+    return state
+
+
+def train_written(loop: Loop, run: RunDir, data: RunData, on_epoch) -> LoopState:
+    """The loop, saving the best weights when validation improves and a resumable checkpoint
+    after every epoch."""
+    learner, config = loop.learner, loop.config
     meta = model_metadata(config, data)
-    preprocess_tensors = preprocess.to_checkpoint()[1]
+    preprocess_tensors = data.preprocess.to_checkpoint()[1]
 
     def save_best() -> None:
         save_weights(run / WEIGHTS_FILE, {**learner.best_weights(), **preprocess_tensors}, meta)
 
     tensorboard = TensorBoardLog(run.path) if config.run.tensorboard else None
 
-    def save_checkpoint(loop: Loop, improved: bool) -> None:
+    def save_checkpoint(loop: Loop, improved: bool) -> bool:
         # train_state.safetensors last: it commits the epoch. A run killed before it is resumed
         # from the previous epoch, which rewrites the other two files with the same contents.
         if improved:
@@ -72,7 +107,7 @@ def train(config: TrainConfig, resume: RunDir | None = None, show_progress: bool
         save_state(run / TRAIN_STATE, loop.state_dict())
         if tensorboard:
             tensorboard.write(loop.state.history[-1])
-        on_epoch(loop.state.history[-1])
+        return on_epoch(loop.state.history[-1])
 
     try:
         # Overflow is how a divergence starts: the loop reports it once, with advice, where
@@ -80,8 +115,7 @@ def train(config: TrainConfig, resume: RunDir | None = None, show_progress: bool
         with np.errstate(over="ignore", invalid="ignore"), learner.world.lost_contact():
             state = loop.run(on_epoch_end=save_checkpoint)
         save_best()
-        metrics = final_metrics(state)
-        run.write_metrics(metrics)
+        run.write_metrics(final_metrics(state))
         run.write_finish(state.elapsed)
         with learner.world.lost_contact():
             learner.world.leave()
@@ -93,7 +127,7 @@ def train(config: TrainConfig, resume: RunDir | None = None, show_progress: bool
     finally:
         if tensorboard:
             tensorboard.close()
-    return run, metrics
+    return state
 
 
 def open_run(config: TrainConfig, resume: RunDir | None, loop: Loop, versions: dict,

@@ -40,9 +40,9 @@ def train_folds(config: TrainConfig, directory: Path, progress: bool = False,
         fold_config = copy.deepcopy(config)
         fold_config.data.fold = fold
         fold_config.run.out_dir, fold_config.run.name = str(directory), f"fold-{fold}"
-        run, metrics = train(fold_config, show_progress=progress, echo=echo,
-                             on_epoch=lambda row, fold=fold: on_epoch(fold, row))
-        yield fold, run, metrics
+        outcome = train(fold_config, show_progress=progress, echo=echo,
+                        on_epoch=lambda row, fold=fold: on_epoch(fold, row))
+        yield fold, outcome.run, outcome.metrics
 
 
 def cross_validate(config: TrainConfig, progress: bool, echo=print) -> Path:

@@ -250,9 +250,9 @@ def train_trial_run(tuning: Tuning, config: TrainConfig, name: str, progress: bo
     from striate.training.session import train
 
     config.run.out_dir, config.run.name = str(tuning.directory), name
-    _, metrics = train(config, show_progress=progress, echo=lambda text: None,
-                       on_epoch=lambda row: report(row["epoch"], row))
-    return metrics["best_valid_error"]
+    outcome = train(config, show_progress=progress, echo=lambda text: None,
+                    on_epoch=lambda row: report(row["epoch"], row))
+    return outcome.metrics["best_valid_error"]
 
 
 def train_trial_folds(tuning: Tuning, config: TrainConfig, name: str, progress: bool, report,

@@ -1,25 +1,22 @@
 """Training curves from a run's metrics.csv: loss, error and accuracy, learning rate per epoch."""
 
-import csv
 from pathlib import Path
 
 from matplotlib.ticker import MaxNLocator
 
 from striate.errors import StriateError
-from striate.runs import METRICS_CSV
+from striate.runs import METRICS_CSV, RunDir
 from striate.viz.figures import looks_log_spaced, new_figure
 
 
 def read_history(run_path: Path) -> dict[str, list[float]]:
     """metrics.csv as {column: values per epoch}; an epoch that never validated reads nan."""
-    path = Path(run_path) / METRICS_CSV
     try:
-        with open(path, newline="") as handle:
-            rows = list(csv.DictReader(handle))
-        return {column: [float(row[column]) for row in rows] for column in rows[0]}
-    except (OSError, IndexError, KeyError, TypeError, ValueError):
-        raise StriateError(f"{path} is missing, empty or not a metrics table; plot a run that "
-                           "has finished at least one epoch") from None
+        rows = RunDir(run_path).history()
+        return {column: [row[column] for row in rows] for column in rows[0]}
+    except (IndexError, ValueError):
+        raise StriateError(f"{Path(run_path) / METRICS_CSV} is missing, empty or not a metrics "
+                           "table; plot a run that has finished at least one epoch") from None
 
 
 def loss_figure(history: dict[str, list[float]]):

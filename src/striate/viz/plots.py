@@ -19,7 +19,7 @@ from striate.data.preprocess import PROJECTIONS
 from striate.engines import get_engine, torch_installed
 from striate.errors import StriateError
 from striate.files import atomic_write_bytes
-from striate.registry import SPECS
+from striate.registry import SPECS, is_import_path
 from striate.runs import CONFIG, METRICS_CSV
 from striate.viz.curves import error_figure, loss_figure, lr_figure, read_history
 from striate.viz.features import features_figure
@@ -38,6 +38,7 @@ class PlotOptions:
     x: str | None = None             # study plots: parameters on the axes (None: the first ones)
     y: str | None = None
     device: str = "auto"
+    trust_model_code: bool = False   # import the module a model of the user's own is in
 
 
 def identify(path: Path) -> str:
@@ -76,7 +77,7 @@ class Subject:
     def meta(self) -> dict:
         """The checkpoint's metadata, its model one this striate knows; loads no weights."""
         meta = load_preprocess(self.checkpoint)[1]
-        if meta["model"] not in SPECS:
+        if meta["model"] not in SPECS and not is_import_path(meta["model"]):
             raise StriateError(f"{self.checkpoint} holds a model {meta['model']!r} this striate "
                                "does not know (see `striate models`); plot it with the striate "
                                "that trained it")
@@ -90,7 +91,8 @@ class Subject:
     @cached_property
     def model(self):
         """The checkpoint's model, in the engine that trained it (in eval mode)."""
-        return self.engine.load_model(self.checkpoint, self.options.device)[0]
+        return self.engine.load_model(self.checkpoint, self.options.device,
+                                      self.options.trust_model_code)[0]
 
     @cached_property
     def torch_model(self):
@@ -98,7 +100,8 @@ class Subject:
         both engines have load into either."""
         if self.engine is get_engine("torch"):
             return self.model
-        return get_engine("torch").load_model(self.checkpoint, self.options.device)[0]
+        return get_engine("torch").load_model(self.checkpoint, self.options.device,
+                                              self.options.trust_model_code)[0]
 
     @cached_property
     def test_data(self):
@@ -106,7 +109,8 @@ class Subject:
 
     @cached_property
     def predictions(self):
-        return predict_test(self.checkpoint, self.test_data, self.options.device)
+        return predict_test(self.checkpoint, self.test_data, self.options.device,
+                            self.options.trust_model_code)
 
     @cached_property
     def feature_layers(self) -> list[str]:
@@ -172,7 +176,8 @@ def no_feature_layers(subject: Subject) -> str | None:
         return no_checkpoint(subject)
     if not torch_installed():
         return "needs PyTorch (its forward hooks catch the maps), which is not installed"
-    if "torch" not in SPECS[subject.meta["model"]].engines:
+    model = subject.meta["model"]
+    if not is_import_path(model) and "torch" not in SPECS[model].engines:
         return (f"needs a model the torch engine has (its forward hooks catch the maps); "
                 f"{subject.meta['model']} is the NumPy engine's only")
     if not subject.feature_layers:

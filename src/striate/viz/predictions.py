@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from striate.data import Split
-from striate.inference import batched_log_proba, checkpoint_dataset, load_predictor
+from striate.inference import checkpoint_dataset, load_predictor, probabilities
 from striate.viz.figures import display_image, new_figure, show_image
 
 WRONG_SHOWN = 16          # confidently wrong images in one picture, a 4 x 4 grid
@@ -61,11 +61,12 @@ def checkpoint_test_data(meta: dict, checkpoint) -> TestData:
     return TestData(dataset.test, dataset.pixel_max)
 
 
-def predict_test(checkpoint, test: TestData, device: str) -> Predictions:
-    log_proba, meta, preprocess = load_predictor(checkpoint, None, device)
-    probabilities = np.exp(np.concatenate([chunk for _, chunk in batched_log_proba(
-        log_proba, preprocess, test.split.images, test.pixel_max)]))         # (N, classes)
-    return Predictions(test.split.labels, probabilities, meta["class_names"])
+def predict_test(checkpoint, test: TestData, device: str,
+                 trust_model_code: bool = False) -> Predictions:
+    log_proba, meta, preprocess = load_predictor(checkpoint, None, device,
+                                                 trust_model_code=trust_model_code)
+    chances = probabilities(log_proba, preprocess, test.split.images, test.pixel_max)
+    return Predictions(test.split.labels, chances, meta["class_names"])
 
 
 def confusion_figure(predictions: Predictions):
