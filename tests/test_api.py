@@ -195,3 +195,32 @@ def test_the_tutorials_classes_train_with_striate(digits):
     trained = striate.train(mlp, digits, epochs=5, lr=0.1, run_dir=None, **QUIET)
     assert trained.model is mlp
     assert trained.metrics["test_accuracy"] > 0.8
+
+
+def test_the_tutorials_classes_are_rebuilt_from_their_run(digits, cli, tmp_path):
+    """striate's own classes need no trust; their hparams rebuild them (the tutorial's seed)."""
+    from striate import dlt
+
+    mlp = dlt.MLP(np.random.RandomState(1234), n_in=64, n_hidden=20, n_out=10,
+                  activation="sigmoid")
+    trained = striate.train(mlp, digits, epochs=2, lr=0.1, run_dir=tmp_path / "dlt", **QUIET)
+    assert trained.config.model.model_args == {"rng": None, "n_in": 64, "n_hidden": 20,
+                                               "n_out": 10, "activation": "sigmoid"}
+    loaded = striate.load(tmp_path / "dlt")
+    assert isinstance(loaded.model, dlt.MLP)
+    assert loaded.model.hiddenLayer.activation is torch.sigmoid
+    np.testing.assert_allclose(loaded.predict(digits.test.images[:20]),
+                               trained.predict(digits.test.images[:20]), rtol=1e-6)
+    assert cli("evaluate", tmp_path / "dlt").code == 0
+
+
+def test_load_puts_the_weights_into_a_model_one_built(digits, tmp_path):
+    own = TinyNet((1, 8, 8), 10, width=12)
+    trained = striate.train(own, digits, epochs=1, run_dir=tmp_path / "own", **QUIET)
+    fresh = TinyNet((1, 8, 8), 10, width=12)
+    loaded = striate.load(tmp_path / "own", model=fresh)
+    assert loaded.model is fresh
+    np.testing.assert_allclose(loaded.predict(digits.test.images[:20]),
+                               trained.predict(digits.test.images[:20]), rtol=1e-6)
+    with pytest.raises(striate.StriateError, match="does not hold weights for this"):
+        striate.load(tmp_path / "own", model=TinyNet((1, 8, 8), 10, width=5))

@@ -88,7 +88,10 @@ def train(model="lenet", data: Dataset | str = "fashion-mnist", *,
 
     model: a model name (see striate.registry.SPECS, `striate models`), "package.module:Class",
     or a model object to train as it is: a torch nn.Module (engine="torch") or a NumPy-engine
-    model with cs231n's params and loss(X, y=None) (engine="numpy").
+    model with cs231n's params and loss(X, y=None) (engine="numpy"). A model object is rebuilt
+    by striate.load as Class(**model_args), model_args defaulting to its `hparams` dict (the
+    constructor's arguments, as Lightning keeps them; striate.dlt's classes do); or give
+    striate.load(run, model=an_instance) to load the weights into a model you built.
     data: a Dataset (striate.load_dataset, Dataset.from_arrays, Dataset.from_folder) or the
     name of a built-in data set.
     run_dir: AUTO writes <out_dir>/<name> (runs/<time>-<model>-<data>) as the CLI does; a path
@@ -103,6 +106,9 @@ def train(model="lenet", data: Dataset | str = "fashion-mnist", *,
     given = settings(options)
     own_model = None if isinstance(model, str) else model
     given["model"] = import_path(type(model)) if own_model is not None else model
+    if own_model is not None and "model_args" not in given:
+        # what rebuilds it (striate.load): its constructor's arguments, where it keeps them
+        given["model_args"] = getattr(own_model, "hparams", None) or {}
     dataset = None if isinstance(data, str) else data
     given["dataset"] = data if isinstance(data, str) else data.name
     if run_dir not in (AUTO, None):
@@ -149,18 +155,20 @@ def by_section(values: dict) -> dict:
 
 
 def load(path: str | Path, *, device: str = "auto", engine: str | None = None,
-         trust_model_code: bool = False) -> Trained:
+         trust_model_code: bool = False, model=None) -> Trained:
     """The Trained model of a run directory or checkpoint file, as striate.train returned it.
 
     engine: the engine to run it with (default: the one that trained it; either loads the
     other's checkpoints of the models both have). trust_model_code: allow importing the
-    module of a model class of its author's own (which runs that module's code)."""
+    module of a model class of its author's own (which runs that module's code). model: a
+    model you built, of the run's architecture, to load the weights into instead."""
     checkpoint = resolve_checkpoint(path)
     preprocess, meta = pipeline.load_preprocess(checkpoint)
     config = apply_mapping(TrainConfig(), meta["config"], f"{checkpoint} metadata")
     if engine is not None:
         config.run.engine = engine
-    model, _ = get_engine(config.run.engine).load_model(checkpoint, device, trust_model_code)
+    model, _ = get_engine(config.run.engine).load_model(checkpoint, device, trust_model_code,
+                                                        into=model)
     run = RunDir(checkpoint.parent) if Path(path).is_dir() else None
     history = run.history() if run and (run / "metrics.csv").is_file() else []
     return Trained(model, run.metrics() if run else {}, history, run.path if run else None,

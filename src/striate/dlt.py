@@ -50,6 +50,10 @@ def _parameter(values, shape: tuple, name: str) -> nn.Parameter:
     return values
 
 
+# MLP's activation by name, so that a checkpoint can name it (its hparams)
+ACTIVATIONS = {"tanh": torch.tanh, "sigmoid": torch.sigmoid, "relu": torch.relu}
+
+
 def _uniform(rng: np.random.RandomState, bound: float, size: tuple) -> nn.Parameter:
     """The tutorials' draw: numpy.asarray(rng.uniform(-bound, bound, size), dtype=floatX)."""
     values = np.asarray(rng.uniform(low=-bound, high=bound, size=size))
@@ -103,6 +107,7 @@ class LogisticRegression(_Classifier):
     def __init__(self, n_in: int, n_out: int):
         super().__init__()
         self.n_in, self.n_out = n_in, n_out
+        self.hparams = {"n_in": n_in, "n_out": n_out}
         self.W = _zeros(n_in, n_out)
         self.b = _zeros(n_out)
 
@@ -161,9 +166,15 @@ class MLP(_Classifier):
     which is also what striate's trainer adds for --l1 L1_reg --l2 L2_reg.
     `activation` is an addition: the tutorial's MLP is always tanh."""
 
-    def __init__(self, rng: np.random.RandomState, n_in: int, n_hidden: int, n_out: int,
+    def __init__(self, rng: np.random.RandomState | None, n_in: int, n_hidden: int, n_out: int,
                  activation=torch.tanh):
         super().__init__()
+        activation = ACTIVATIONS.get(activation, activation)    # a function, or its name
+        name = next((key for key, value in ACTIVATIONS.items() if value is activation), None)
+        # what rebuilds it from a checkpoint (striate.load); rng None: the tutorial's seed
+        self.hparams = ({"rng": None, "n_in": n_in, "n_hidden": n_hidden, "n_out": n_out,
+                         "activation": name} if name else None)
+        rng = np.random.RandomState(1234) if rng is None else rng
         self.hiddenLayer = HiddenLayer(rng, n_in=n_in, n_out=n_hidden, activation=activation)
         self.logRegressionLayer = LogisticRegression(n_in=n_hidden, n_out=n_out)
 
@@ -256,10 +267,14 @@ class LeNet(_Classifier):
     500 -> 10. image_shape is one image's (C, H, W); flat (N, C*H*W) input is reshaped to it,
     as the tutorial's x.reshape((batch_size, 1, 28, 28))."""
 
-    def __init__(self, rng: np.random.RandomState, nkerns: tuple = (20, 50),
+    def __init__(self, rng: np.random.RandomState | None, nkerns: tuple = (20, 50),
                  image_shape: tuple = (1, 28, 28), n_hidden: int = 500, n_out: int = 10):
         super().__init__()
         channels, height, width = image_shape = tuple(image_shape)[-3:]
+        # what rebuilds it from a checkpoint (striate.load); rng None: the tutorial's seed
+        self.hparams = {"rng": None, "nkerns": list(nkerns), "image_shape": list(image_shape),
+                        "n_hidden": n_hidden, "n_out": n_out}
+        rng = np.random.RandomState(23455) if rng is None else rng
         self.image_shape = image_shape
         # 28x28: filtering to (28-5+1, 28-5+1) = (24, 24), pooling to (12, 12)
         self.layer0 = LeNetConvPoolLayer(rng, filter_shape=(nkerns[0], channels, 5, 5),

@@ -202,8 +202,9 @@ def import_model_class(path: str, trusted: bool) -> type:
 
 def check_trusted(model: str, trusted: bool) -> None:
     """Refuse a model of the user's own read from a run or checkpoint unless trusted: building
-    it imports its module, which runs that module's code. The built-in models never need it."""
-    if is_import_path(model) and not trusted:
+    it imports its module, which runs that module's code. The built-in models never need it,
+    nor striate's own classes (striate.dlt:MLP)."""
+    if is_import_path(model) and not trusted and not model.startswith("striate."):
         raise StriateError(f"the model is {model}, code from the module "
                            f"{model.partition(':')[0]}: loading it imports and runs that module; "
                            "if you trust it, pass --trust-model-code (trust_model_code=True in "

@@ -83,13 +83,15 @@ def check_batch_norm_batches(model, examples: int, batch_size: int) -> None:
                            f"a minibatch of 1; choose another --batch-size")
 
 
-def load_model(checkpoint, device: str = "auto", trust_model_code: bool = False):
-    """Rebuild the NumPy model a checkpoint describes and load its weights; (model, meta).
-    A model class of the user's own is imported only with trust_model_code."""
+def load_model(checkpoint, device: str = "auto", trust_model_code: bool = False, into=None):
+    """Rebuild the NumPy model a checkpoint describes (or take `into`, one built by the
+    caller) and load its weights; (model, meta). A model class of the user's own is imported
+    only with trust_model_code."""
     check_cpu(device)
     tensors, meta = load_weights(checkpoint)
-    model = create_model(meta["model"], model_input_shape(meta), len(meta["class_names"]),
-                         trusted=trust_model_code, **meta["model_args"])
+    model = into if into is not None else create_model(
+        meta["model"], model_input_shape(meta), len(meta["class_names"]),
+        trusted=trust_model_code, **meta["model_args"])
     load_arrays(model, tensors, checkpoint, meta["model"])
     return model, meta
 

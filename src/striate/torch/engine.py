@@ -46,13 +46,15 @@ def fresh_model(config: TrainConfig, input_shape, num_classes: int, **options) -
                         **{**config.model.model_args, **options})
 
 
-def load_model(checkpoint, device: str = "auto",
-               trust_model_code: bool = False) -> tuple[torch.nn.Module, dict]:
-    """Rebuild the model a checkpoint was trained as and load its weights; (model, metadata).
-    A model class of the user's own is imported only with trust_model_code."""
+def load_model(checkpoint, device: str = "auto", trust_model_code: bool = False,
+               into: nn.Module | None = None) -> tuple[torch.nn.Module, dict]:
+    """Rebuild the model a checkpoint was trained as (or take `into`, one built by the caller)
+    and load its weights; (model, metadata). A model class of the user's own is imported only
+    with trust_model_code."""
     tensors, meta = load_weights(checkpoint)
-    model = create_model(meta["model"], model_input_shape(meta), len(meta["class_names"]),
-                         trusted=trust_model_code, **meta["model_args"])
+    model = into if into is not None else create_model(
+        meta["model"], model_input_shape(meta), len(meta["class_names"]),
+        trusted=trust_model_code, **meta["model_args"])
     expected = {name: tuple(value.shape) for name, value in model.state_dict().items()}
     check_tensors_match(tensors, expected, checkpoint, meta["model"])
     model.load_state_dict({name: torch.from_numpy(array) for name, array in tensors.items()})
@@ -125,8 +127,12 @@ def layer_outputs(learner: TorchLearner) -> list[LayerOutput]:
 def first_layer(model: nn.Module) -> tuple[str, np.ndarray]:
     """(name, weight) of the first convolution or affine layer, the one that sees the pixels:
     weight (K, C, f, f) or (units, D). The models register their layers in the order they run,
-    so module order is input order."""
+    so module order is input order. The tutorials' layers (striate.dlt) keep theirs as W, an
+    affine one (D, units) as Theano did."""
     for name, module in model.named_modules():
         if isinstance(module, (nn.Conv2d, nn.Linear)):
             return name, module.weight.detach().cpu().float().numpy()
+        if isinstance(getattr(module, "W", None), nn.Parameter):
+            weight = module.W.detach().cpu().float().numpy()
+            return f"{name}.W", weight if weight.ndim == 4 else weight.T
     raise StriateError("this model has no convolution or affine layer to show the filters of")
