@@ -224,3 +224,14 @@ def test_load_puts_the_weights_into_a_model_one_built(digits, tmp_path):
                                trained.predict(digits.test.images[:20]), rtol=1e-6)
     with pytest.raises(striate.StriateError, match="does not hold weights for this"):
         striate.load(tmp_path / "own", model=TinyNet((1, 8, 8), 10, width=5))
+
+
+def test_check_and_find_lr_take_the_same_arguments_as_train(digits):
+    checks = striate.check("mlp", digits, model_args={"hidden": [32], "activation": "relu"},
+                           engine="numpy")
+    assert all(check.passed for check in checks)
+    assert checks[0].name == "initial loss" and checks[0].value == "2.3026"
+    sweep = striate.find_lr("mlp", digits, steps=40, start_lr=1e-5, progress="off")
+    assert sweep.stopped_by == "divergence" and 1e-5 <= sweep.suggestion() < sweep.lrs[-1]
+    with pytest.raises(striate.StriateError, match="--start-lr 1 must be below --end-lr 0.1"):
+        striate.find_lr("mlp", digits, start_lr=1, end_lr=0.1)

@@ -5,6 +5,7 @@
     trained = striate.train("lenet", data, epochs=15)     # or any torch nn.Module
     trained.evaluate(data)["accuracy"]; trained.predict(images)
     trained = striate.load("runs/<run>")
+    striate.check("mlp", data); striate.find_lr("mlp", data).suggestion()
 
 The names below are imported on first use (PEP 562), so that `import striate` and the
 command line's `striate --help` stay fast.
@@ -14,6 +15,7 @@ from striate.version import __version__
 
 _PUBLIC = {
     "train": "striate.api", "load": "striate.api", "Trained": "striate.api",
+    "check": "striate.api", "find_lr": "striate.api",
     "load_dataset": "striate.data", "Dataset": "striate.data", "Split": "striate.data",
     "describe_datasets": "striate.data", "describe_models": "striate.registry",
     "TrainConfig": "striate.config", "StriateError": "striate.errors",

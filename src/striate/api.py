@@ -24,7 +24,9 @@ from striate.data.arrays import checked_images
 from striate.data.registry import load_dataset
 from striate.engines import get_engine
 from striate.errors import StriateError
+from striate.checks import Check, check_setup
 from striate.inference import check_tta, evaluate_split, probabilities, with_mirror
+from striate.lr_find import Sweep, check_sweep, learning_rates, sweep
 from striate.recipes import recipe_config
 from striate.registry import import_path
 from striate.runs import RunDir
@@ -102,27 +104,57 @@ def train(model="lenet", data: Dataset | str = "fashion-mnist", *,
     options: every training option of the CLI, by the same name and with the same default
     (lr=0.05, epochs=..., optimizer="momentum", model_args={...}, engine="numpy", seed=0, ...).
     """
-    config = recipe_config(recipe) if recipe else TrainConfig()
-    given = settings(options)
-    own_model = None if isinstance(model, str) else model
-    given["model"] = import_path(type(model)) if own_model is not None else model
-    if own_model is not None and "model_args" not in given:
-        # what rebuilds it (striate.load): its constructor's arguments, where it keeps them
-        given["model_args"] = getattr(own_model, "hparams", None) or {}
-    dataset = None if isinstance(data, str) else data
-    given["dataset"] = data if isinstance(data, str) else data.name
     if run_dir not in (AUTO, None):
-        given["out_dir"], given["name"] = str(Path(run_dir).parent), Path(run_dir).name
-    config = apply_mapping(config, by_section(given), "striate.train()").resolve()
-    stop = callbacks_stop(callbacks)
+        options = {**options, "out_dir": str(Path(run_dir).parent), "name": Path(run_dir).name}
+    config, dataset = configure(model, data, recipe, options)
     outcome = session.train(config, show_progress=config.run.shows_progress(),
                             echo=print if config.run.progress != "off" else lambda text: None,
-                            on_epoch=stop, dataset=dataset, model=own_model,
+                            on_epoch=callbacks_stop(callbacks), dataset=dataset,
+                            model=None if isinstance(model, str) else model,
                             write=run_dir is not None)
     data_used = outcome.data
     return Trained(outcome.learner.model, outcome.metrics, outcome.history,
                    outcome.run.path if outcome.run else None, config, data_used.preprocess,
                    list(data_used.dataset.class_names), data_used.dataset.pixel_max)
+
+
+def check(model="lenet", data: Dataset | str = "fashion-mnist", *, recipe: str | None = None,
+          **options) -> list[Check]:
+    """`striate check`'s sanity checks of a set-up (the arguments as striate.train's): each
+    Check has .name, .value, .expected and .passed; striate.checks.report(checks) is the
+    table."""
+    config, dataset = configure(model, data, recipe, options)
+    return check_setup(config, dataset)
+
+
+def find_lr(model="lenet", data: Dataset | str = "fashion-mnist", *, start_lr: float = 1e-7,
+            end_lr: float = 10.0, steps: int = 100, recipe: str | None = None,
+            **options) -> Sweep:
+    """`striate lr-find`'s learning-rate range test (named apart from the module
+    striate.lr_find, which holds it): a fresh model trains one minibatch per
+    step while the rate grows from start_lr to end_lr; .suggestion() is the suggested lr,
+    .lrs, .losses and .smoothed the curve (the arguments as striate.train's)."""
+    check_sweep(start_lr, end_lr, steps)
+    config, dataset = configure(model, data, recipe, options)
+    result, _ = sweep(config, learning_rates(start_lr, end_lr, steps),
+                      config.run.shows_progress(), dataset)
+    return result
+
+
+def configure(model, data, recipe: str | None, options: dict) -> tuple[TrainConfig, Dataset]:
+    """(the resolved config, the data set in memory or None) of striate.train's arguments."""
+    config = recipe_config(recipe) if recipe else TrainConfig()
+    given = settings(options)
+    if isinstance(model, str):
+        given["model"] = model
+    else:
+        given["model"] = import_path(type(model))
+        if "model_args" not in given:
+            # what rebuilds it (striate.load): its constructor's arguments, where it keeps them
+            given["model_args"] = getattr(model, "hparams", None) or {}
+    given["dataset"] = data if isinstance(data, str) else data.name
+    config = apply_mapping(config, by_section(given), "striate.train()").resolve()
+    return config, None if isinstance(data, str) else data
 
 
 def callbacks_stop(callbacks: Sequence[Callback]) -> Callback:
@@ -175,4 +207,5 @@ def load(path: str | Path, *, device: str = "auto", engine: str | None = None,
                    config, preprocess, list(meta["class_names"]), meta["pixel_max"])
 
 
-__all__ = ["AUTO", "Trained", "train", "load", "load_dataset", "Dataset", "Split"]
+__all__ = ["AUTO", "Trained", "train", "load", "check", "find_lr", "load_dataset", "Dataset",
+           "Split"]

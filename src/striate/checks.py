@@ -90,13 +90,12 @@ def vector_rel_error(numerical: np.ndarray, analytic: np.ndarray) -> float:
     return float(np.linalg.norm(numerical - analytic) / max(scale, 1e-12))
 
 
-def check_setup(config: TrainConfig) -> tuple[str, bool]:
-    """Run every check on the configured model and data: (the table, whether all passed).
+def check_setup(config: TrainConfig, dataset=None) -> list[Check]:
+    """Every check of the configured model on the configured data (or `dataset`, in memory).
     config: resolved (TrainConfig.resolve())."""
     engine = get_engine(config.run.engine)
     engine.check_model_options(config.model.model, config.model.model_args)
-    checks = run_checks(config, prepare(config.data, config.run.seed))
-    return report(checks), all(check.passed for check in checks)
+    return run_checks(config, prepare(config.data, config.run.seed, dataset))
 
 
 def run_checks(config: TrainConfig, data: RunData) -> list[Check]:

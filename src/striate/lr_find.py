@@ -59,10 +59,11 @@ def check_sweep(start: float, end: float, steps: int) -> None:
                            "100 is usual")
 
 
-def sweep(config: TrainConfig, lrs: list[float], show_progress: bool) -> tuple[Sweep, str]:
+def sweep(config: TrainConfig, lrs: list[float], show_progress: bool,
+          dataset=None) -> tuple[Sweep, str]:
     """Train a fresh model through `lrs`, on either engine; (the sweep, a one-line description
-    of the data). config: resolved."""
-    from tqdm import tqdm
+    of the data). config: resolved; dataset: in memory, in place of the one config names."""
+    from tqdm.auto import tqdm
 
     from striate.data.pipeline import prepare
     from striate.engines import build_learner, get_engine
@@ -70,7 +71,7 @@ def sweep(config: TrainConfig, lrs: list[float], show_progress: bool) -> tuple[S
 
     engine = get_engine(config.run.engine)
     engine.check_model_options(config.model.model, config.model.model_args)
-    data = prepare(config.data, config.run.seed)
+    data = prepare(config.data, config.run.seed, dataset)
     learner = build_learner(config, data.inputs(("train",)), data.dataset.num_classes,
                                    data.preprocess)
     result = Sweep([], [], [], "end of sweep")

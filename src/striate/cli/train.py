@@ -53,12 +53,12 @@ def cmd_train(args) -> int:
 
 def cmd_check(args) -> int:
     """Exit status 1 when a check fails: the set-up is wrong, not the command line."""
-    from striate.checks import check_setup
+    from striate.checks import check_setup, report
 
     config, _ = config_from_args(args)
-    text, passed = check_setup(config)
-    print(text)
-    return 0 if passed else 1
+    checks = check_setup(config)
+    print(report(checks))
+    return 0 if all(check.passed for check in checks) else 1
 
 
 def add_commands(commands) -> None:
