@@ -117,7 +117,8 @@ def test_the_cli_trains_a_class_by_its_import_path(cli, tmp_path):
 
 
 @pytest.mark.parametrize("model, message", [
-    ("own_models:NotAModel", "built a NotAModel, not a torch nn.Module"),
+    ("own_models:NotAModel", "NotAModel is not a torch nn.Module"),
+    ("own_models:Softmax", "Softmax is not a torch nn.Module"),
     ("own_models:Nothing", "own_models has no Nothing"),
     ("no_such_module:Net", "cannot import no_such_module"),
 ])
@@ -235,3 +236,85 @@ def test_check_and_find_lr_take_the_same_arguments_as_train(digits):
     assert sweep.stopped_by == "divergence" and 1e-5 <= sweep.suggestion() < sweep.lrs[-1]
     with pytest.raises(striate.StriateError, match="--start-lr 1 must be below --end-lr 0.1"):
         striate.find_lr("mlp", digits, start_lr=1, end_lr=0.1)
+
+
+def test_a_run_from_elsewhere_cannot_reach_past_the_tutorials_classes(trained_mlp, tmp_path):
+    """striate.dlt's classes load without trust; nothing else reachable from that module does,
+    so a crafted checkpoint cannot have numpy write a file through np.memmap."""
+    from striate.checkpoint import load_weights, read_checkpoint, save_weights
+
+    tensors, meta = load_weights(trained_mlp.run_dir)
+    tensors.update(read_checkpoint(trained_mlp.run_dir, preprocessing=True)[0])
+    victim = tmp_path / "victim.txt"
+    victim.write_text("kept")
+    crafted = tmp_path / "crafted.safetensors"
+    meta = {**meta, "model": "striate.dlt:np.memmap",
+            "model_args": {"filename": str(victim), "mode": "w+", "shape": [16]}}
+    save_weights(crafted, tensors, {key: value for key, value in meta.items()
+                                    if key not in ("format", "sha256")})
+    with pytest.raises(striate.StriateError, match="--trust-model-code"):
+        striate.load(crafted)
+    assert victim.read_text() == "kept"
+
+
+def test_a_recipe_gives_its_model_and_data_when_train_is_given_none(digits):
+    trained = striate.train(data=digits, recipe="dlt-mlp", epochs=1, run_dir=None,
+                            model_args={"hidden": [8]}, **QUIET)
+    assert trained.config.model.model == recipe_config("dlt-mlp").model.model == "mlp"
+
+
+def test_a_folder_trained_in_python_is_read_again_by_the_cli(digits, cli, tmp_path):
+    from PIL import Image
+
+    for index, (image, label) in enumerate(zip(digits.train.images[:200],
+                                               digits.train.labels[:200])):
+        (tmp_path / "photos" / str(label)).mkdir(parents=True, exist_ok=True)
+        Image.fromarray((image[0] * 15).astype(np.uint8)).save(
+            tmp_path / "photos" / str(label) / f"{index}.png")
+    data = striate.Dataset.from_folder(tmp_path / "photos")
+    trained = striate.train("mlp", data, epochs=3, run_dir=tmp_path / "run", **QUIET)
+    assert (trained.config.data.dataset, trained.config.data.data_dir) == (
+        "folder", str(tmp_path / "photos"))
+    result = cli("evaluate", tmp_path / "run")
+    assert result.code == 0, result.err
+    assert f"accuracy {trained.metrics['test_accuracy']:.2%}" in result.out
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda data: striate.train("logreg", 42), "data must be a Dataset or a data set's name"),
+    (lambda data: striate.train("logreg", data, callbacks=print), "callbacks must be a list"),
+    (lambda data: striate.train("logreg", data, callbacks=[1]), "callbacks must be a list"),
+    (lambda data: striate.train("logreg", data, run_dir=5), "run_dir must be a path"),
+    (lambda data: striate.train("logreg", data, nproc=2), "nproc > 1 launches processes"),
+    (lambda data: striate.train("own_models:TinyNet", data, model_args={"seed": 1}),
+     "--model-arg seed names what striate passes to every model itself"),
+    (lambda data: striate.load(5), "path must be a run directory or checkpoint file"),
+    (lambda data: striate.train("logreg", striate.Dataset.from_arrays(
+        data.train.images, data.train.labels, name="mnist")), "the name of a built-in"),
+])
+def test_bad_arguments_are_one_line(digits, tmp_path, monkeypatch, call, message):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(striate.StriateError) as refused:
+        call(digits)
+    assert message in str(refused.value) and "\n" not in str(refused.value)
+    assert tree_snapshot(tmp_path) == {}
+
+
+def test_predict_and_evaluate_refuse_data_of_another_scale_or_classes(trained_mlp, digits):
+    with pytest.raises(striate.StriateError, match="white was 16 in the training data"):
+        trained_mlp.predict(digits.test.images.astype(np.float32) * 16)
+    other = striate.Dataset.from_arrays(digits.train.images, digits.train.labels % 5)
+    with pytest.raises(striate.StriateError, match="evaluate it on the data it was trained on"):
+        trained_mlp.evaluate(other)
+    with pytest.raises(striate.StriateError, match="the torch engine takes a torch nn.Module"):
+        striate.load(trained_mlp.run_dir, model=Softmax((1, 8, 8), 10))
+
+
+@pytest.mark.parametrize("model, message", [
+    ("own_models:WrongWidth", "gives (3,) outputs per image, the data has 10 classes"),
+    ("own_models:NoParameters", "fails on the data's (1, 8, 8) inputs: StopIteration"),
+])
+def test_a_model_of_ones_own_is_tried_before_a_run_is_written(cli, tmp_path, model, message):
+    result = cli("train", "--model", model, "--dataset", "digits", "--out-dir", tmp_path)
+    assert result.code == 2 and message in result.err and result.err.count("\n") == 1
+    assert tree_snapshot(tmp_path) == {}

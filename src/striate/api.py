@@ -21,15 +21,16 @@ from striate.checkpoint import resolve_checkpoint
 from striate.config import TrainConfig, apply_mapping, section_fields
 from striate.data import Dataset, Preprocess, Split, pipeline
 from striate.data.arrays import checked_images
-from striate.data.registry import load_dataset
+from striate.data.registry import dataset_names, load_dataset
 from striate.engines import get_engine
 from striate.errors import StriateError
 from striate.checks import Check, check_setup
-from striate.inference import check_tta, evaluate_split, probabilities, with_mirror
+from striate.inference import (check_same_data, check_tta, evaluate_split, probabilities,
+                               with_mirror)
 from striate.lr_find import Sweep, check_sweep, learning_rates, sweep
 from striate.recipes import recipe_config
 from striate.registry import import_path
-from striate.runs import RunDir
+from striate.runs import METRICS_CSV, RunDir
 from striate.training import session
 
 AUTO = "auto"   # run_dir: <out_dir>/<name> as the CLI names it
@@ -59,21 +60,29 @@ class Trained:
         for uint8 images); the fitted preprocessing is applied. tta also averages each image's
         prediction with its mirror image's."""
         images = checked_images(x, "x")                                  # (N, C, H, W)
-        if images.shape[1:] != self.preprocess.input_shape:
-            raise StriateError(f"x holds {images.shape[1:]} images, the model takes "
-                               f"{self.preprocess.input_shape} (C, H, W)")
+        if images.max() > self.pixel_max:
+            raise StriateError(f"x's pixels go up to {images.max():g}, but white was "
+                               f"{self.pixel_max:g} in the training data; give x on that scale "
+                               f"(e.g. x / 255 * {self.pixel_max:g})")
         return probabilities(self.log_proba(tta), self.preprocess, images, self.pixel_max)
 
     def evaluate(self, data: Dataset | str, split: str = "test", tta: bool = False) -> dict:
         """{"split", "examples", "loss", "error", "accuracy"} on a split of a data set (a
         Dataset, or a built-in one's name), split as in training (the validation examples are
         carved by the run's seed)."""
-        dataset = load_dataset(data) if isinstance(data, str) else data
-        splits = pipeline.split(dataset, self.config.data, self.config.run.seed)
+        if isinstance(data, str):   # its own files, if it is the one it trained on
+            same = data == self.config.data.dataset
+            data = pipeline.load_data(self.config.data) if same else load_dataset(data)
+        if not isinstance(data, Dataset):
+            raise StriateError(f"data must be a Dataset or a data set's name, not a "
+                               f"{type(data).__name__}")
+        check_same_data(data, self.preprocess.input_shape, self.class_names,
+                        "evaluate it on the data it was trained on")
+        splits = pipeline.split(data, self.config.data, self.config.run.seed)
         if split not in splits:
             raise StriateError(f"split must be one of {', '.join(splits)}, got {split!r}")
         return evaluate_split(self.log_proba(tta), self.preprocess, splits[split],
-                              dataset.pixel_max, split)
+                              data.pixel_max, split)
 
     def log_proba(self, tta: bool):
         """The engine's (N, ...) preprocessed inputs -> (N, classes) log-probabilities."""
@@ -83,7 +92,7 @@ class Trained:
         return with_mirror(log_proba) if tta else log_proba
 
 
-def train(model="lenet", data: Dataset | str = "fashion-mnist", *,
+def train(model=None, data: Dataset | str | None = None, *,
           run_dir: str | Path | None = AUTO, callbacks: Sequence[Callback] = (),
           recipe: str | None = None, **options) -> Trained:
     """Train `model` on `data` and return it, trained.
@@ -96,8 +105,10 @@ def train(model="lenet", data: Dataset | str = "fashion-mnist", *,
     striate.load(run, model=an_instance) to load the weights into a model you built.
     data: a Dataset (striate.load_dataset, Dataset.from_arrays, Dataset.from_folder) or the
     name of a built-in data set.
+    model and data left out: the recipe's, else lenet and fashion-mnist as on the CLI.
     run_dir: AUTO writes <out_dir>/<name> (runs/<time>-<model>-<data>) as the CLI does; a path
-    writes there; None writes nothing.
+    writes there (path-1, path-2, ... if it exists: a run never writes into another); None
+    writes nothing.
     callbacks: each called after every epoch with the epoch's metrics.csv row (a dict); one
     that returns True ends training after that epoch.
     recipe: a named recipe (`striate recipes`) the options then override.
@@ -105,12 +116,14 @@ def train(model="lenet", data: Dataset | str = "fashion-mnist", *,
     (lr=0.05, epochs=..., optimizer="momentum", model_args={...}, engine="numpy", seed=0, ...).
     """
     if run_dir not in (AUTO, None):
+        if not isinstance(run_dir, (str, Path)):
+            raise StriateError(f"run_dir must be a path, AUTO or None, not {run_dir!r}")
         options = {**options, "out_dir": str(Path(run_dir).parent), "name": Path(run_dir).name}
     config, dataset = configure(model, data, recipe, options)
+    on_epoch = callbacks_stop(callbacks)
     outcome = session.train(config, show_progress=config.run.shows_progress(),
                             echo=print if config.run.progress != "off" else lambda text: None,
-                            on_epoch=callbacks_stop(callbacks), dataset=dataset,
-                            model=None if isinstance(model, str) else model,
+                            on_epoch=on_epoch, dataset=dataset, model=own_model(model),
                             write=run_dir is not None)
     data_used = outcome.data
     return Trained(outcome.learner.model, outcome.metrics, outcome.history,
@@ -118,7 +131,7 @@ def train(model="lenet", data: Dataset | str = "fashion-mnist", *,
                    list(data_used.dataset.class_names), data_used.dataset.pixel_max)
 
 
-def check(model="lenet", data: Dataset | str = "fashion-mnist", *, recipe: str | None = None,
+def check(model=None, data: Dataset | str | None = None, *, recipe: str | None = None,
           **options) -> list[Check]:
     """`striate check`'s sanity checks of a set-up (the arguments as striate.train's): each
     Check has .name, .value, .expected and .passed; striate.checks.report(checks) is the
@@ -127,7 +140,7 @@ def check(model="lenet", data: Dataset | str = "fashion-mnist", *, recipe: str |
     return check_setup(config, dataset)
 
 
-def find_lr(model="lenet", data: Dataset | str = "fashion-mnist", *, start_lr: float = 1e-7,
+def find_lr(model=None, data: Dataset | str | None = None, *, start_lr: float = 1e-7,
             end_lr: float = 10.0, steps: int = 100, recipe: str | None = None,
             **options) -> Sweep:
     """`striate lr-find`'s learning-rate range test (named apart from the module
@@ -141,26 +154,66 @@ def find_lr(model="lenet", data: Dataset | str = "fashion-mnist", *, start_lr: f
     return result
 
 
-def configure(model, data, recipe: str | None, options: dict) -> tuple[TrainConfig, Dataset]:
+def configure(model, data, recipe: str | None,
+              options: dict) -> tuple[TrainConfig, Dataset | None]:
     """(the resolved config, the data set in memory or None) of striate.train's arguments."""
     config = recipe_config(recipe) if recipe else TrainConfig()
-    given = settings(options)
-    if isinstance(model, str):
-        given["model"] = model
-    else:
-        given["model"] = import_path(type(model))
-        if "model_args" not in given:
-            # what rebuilds it (striate.load): its constructor's arguments, where it keeps them
-            given["model_args"] = getattr(model, "hparams", None) or {}
-    given["dataset"] = data if isinstance(data, str) else data.name
+    given = {**settings(options), **model_settings(model, options), **data_settings(data)}
     config = apply_mapping(config, by_section(given), "striate.train()").resolve()
-    return config, None if isinstance(data, str) else data
+    if config.run.nproc > 1:
+        raise StriateError("nproc > 1 launches processes from the command line: run `striate "
+                           "train --nproc N`; in Python, train in this process")
+    return config, data if isinstance(data, Dataset) else None
+
+
+def own_model(model) -> object | None:
+    """The model object to train as it is, or None for a name (or the config's model)."""
+    return None if model is None or isinstance(model, str) else model
+
+
+def model_settings(model, options: dict) -> dict:
+    if model is None:
+        return {}
+    if isinstance(model, str):
+        return {"model": model}
+    # Rebuilt by striate.load from its import path and constructor's arguments, where it keeps
+    # them (hparams), unless the options give them.
+    return {"model": import_path(type(model)),
+            "model_args": options.get("model_args", getattr(model, "hparams", None) or {})}
+
+
+def data_settings(data) -> dict:
+    """The config's data settings of a data set, such that the CLI can load it again (files
+    the Dataset was read from), where it can."""
+    if data is None:
+        return {}
+    if isinstance(data, str):
+        return {"dataset": data}
+    if not isinstance(data, Dataset):
+        raise StriateError(f"data must be a Dataset or a data set's name, not a "
+                           f"{type(data).__name__}; see striate.Dataset.from_arrays")
+    if data.source == "<memory>" and data.name in dataset_names():
+        raise StriateError(f"arrays in memory named {data.name!r}, the name of a built-in data "
+                           "set, would be taken for it when the run is read again; name them "
+                           "apart (Dataset.from_arrays(..., name=...))")
+    if data.name == "folder":
+        channels, height, width = data.input_shape
+        return {"dataset": "folder", "data_dir": data.source, "image_size": f"{height}x{width}",
+                "channels": str(channels)}
+    if data.name == "npz":
+        return {"dataset": "npz", "data_dir": data.source}
+    return {"dataset": data.name}
 
 
 def callbacks_stop(callbacks: Sequence[Callback]) -> Callback:
-    """One on_epoch for the session: every callback sees the row; any True ends training."""
+    """One on_epoch for the session: every callback sees the row; any that returns True ends
+    training (another return value, a figure for instance, does not)."""
+    if callable(callbacks) or not all(callable(callback) for callback in callbacks):
+        raise StriateError("callbacks must be a list of functions of the epoch's row, e.g. "
+                           "callbacks=[print]")
+
     def on_epoch(row: dict) -> bool:
-        return any([bool(callback(dict(row))) for callback in callbacks])
+        return any([callback(dict(row)) is True for callback in callbacks])
     return on_epoch
 
 
@@ -194,6 +247,8 @@ def load(path: str | Path, *, device: str = "auto", engine: str | None = None,
     other's checkpoints of the models both have). trust_model_code: allow importing the
     module of a model class of its author's own (which runs that module's code). model: a
     model you built, of the run's architecture, to load the weights into instead."""
+    if not isinstance(path, (str, Path)):
+        raise StriateError(f"path must be a run directory or checkpoint file, not {path!r}")
     checkpoint = resolve_checkpoint(path)
     preprocess, meta = pipeline.load_preprocess(checkpoint)
     config = apply_mapping(TrainConfig(), meta["config"], f"{checkpoint} metadata")
@@ -202,7 +257,11 @@ def load(path: str | Path, *, device: str = "auto", engine: str | None = None,
     model, _ = get_engine(config.run.engine).load_model(checkpoint, device, trust_model_code,
                                                         into=model)
     run = RunDir(checkpoint.parent) if Path(path).is_dir() else None
-    history = run.history() if run and (run / "metrics.csv").is_file() else []
+    try:
+        history = run.history() if run and (run / METRICS_CSV).is_file() else []
+    except ValueError as error:
+        raise StriateError(f"{error}; the run's weights load without it: "
+                           "striate.load(its model.safetensors)") from None
     return Trained(model, run.metrics() if run else {}, history, run.path if run else None,
                    config, preprocess, list(meta["class_names"]), meta["pixel_max"])
 

@@ -98,9 +98,21 @@ MAX_SIDE = 4096  # pixels; a whole data set is held in memory, so anything large
 
 @dataclass
 class ModelConfig:
-    model: str = option("lenet", "model name (see `striate models`)")
+    model: str = option("lenet", "model name (see `striate models`), or a class of your own as "
+                                 "package.module:Class")
     model_args: dict = option({}, "model keyword options as KEY=VALUE, e.g. hidden=500,500 "
                                   "(repeatable; values are YAML; default: none)")
+
+    def check(self) -> None:
+        taken = sorted(set(self.model_args) & ENGINE_ARGUMENTS)
+        if taken:
+            raise StriateError(f"--model-arg {taken[0]} names what striate passes to every "
+                               f"model itself ({', '.join(sorted(ENGINE_ARGUMENTS))}); rename "
+                               "that option of your model")
+
+
+# What the engines pass a model builder themselves; a model option cannot have these names.
+ENGINE_ARGUMENTS = {"name", "input_shape", "num_classes", "trusted", "dtype", "seed", "reg"}
 
 
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "rmsprop", "adam")

@@ -8,7 +8,8 @@ Each engine module (striate.torch.engine, striate.numpy.engine) provides:
         model: one of the engine's own to train as it is (else the configured one, fresh)
     predictor(model) -> log_proba
         log_proba: (N, ...) float32 preprocessed inputs -> (N, classes) class log-probabilities
-    load_model(checkpoint, device, trust_model_code) -> (model, metadata)
+    load_model(checkpoint, device, trust_model_code, into=None) -> (model, metadata)
+        into: a model the caller built, to load the weights into
     load_predictor(checkpoint, device, trust_model_code) -> (log_proba, metadata)
     initial_losses(config, sample, num_classes, preprocess) -> (loss, loss + sum W^2, any W != 0)
     gradient_problem(config, sample, num_classes, preprocess, options, redraw_zero_weight)
@@ -27,7 +28,7 @@ import importlib.util
 
 from striate.config import ENGINES
 from striate.errors import StriateError
-from striate.registry import SPECS
+from striate.registry import SPECS, is_import_path
 
 
 def torch_installed() -> bool:
@@ -43,8 +44,26 @@ def build_learner(config, inputs: dict, num_classes: int, preprocess, model=None
     augmentation are known to suit the inputs; model: one to train as it is, else the
     configured one, fresh."""
     check_inputs(config, preprocess)
-    return get_engine(config.run.engine).build_learner(config, inputs, num_classes, preprocess,
-                                                       model)
+    engine = get_engine(config.run.engine)
+    learner = engine.build_learner(config, inputs, num_classes, preprocess, model)
+    if model is not None or is_import_path(config.model.model):
+        probe(engine, learner.model, inputs["train"].images[:2], num_classes,
+              config.model.model)
+    return learner
+
+
+def probe(engine, model, images, num_classes: int, name: str) -> None:
+    """A model of the user's own, run once on two training inputs before anything is written:
+    it must give one score per class. Its mistakes are its author's code: one line each."""
+    try:
+        shape = engine.predictor(model)(images).shape
+    except Exception as error:  # the user's code: it may raise anything
+        reason = (str(error).splitlines() or [""])[0]
+        raise StriateError(f"model {name} fails on the data's {images.shape[1:]} inputs: "
+                           f"{type(error).__name__} {reason}".rstrip()) from None
+    if shape != (len(images), num_classes):
+        raise StriateError(f"model {name} gives {shape[1:]} outputs per image, the data has "
+                           f"{num_classes} classes: it must give one score per class")
 
 
 def check_inputs(config, preprocess) -> None:

@@ -59,13 +59,18 @@ def checkpoint_dataset(checkpoint, meta: dict, data_dir: str | None = None):
                            "that only Python holds; evaluate it there: "
                            "striate.load(RUN).evaluate(data)")
     dataset = pipeline.load_data(config.data)
-    if list(dataset.input_shape) != list(meta["input_shape"]) or \
-            dataset.class_names != list(meta["class_names"]):
+    check_same_data(dataset, meta["input_shape"], meta["class_names"],
+                    "point --data-dir at the data it was trained on")
+    return dataset, config
+
+
+def check_same_data(dataset, input_shape, class_names, fix: str) -> None:
+    """Refuse a data set of other images or classes than a model was trained on."""
+    if list(dataset.input_shape) != list(input_shape) or \
+            list(dataset.class_names) != list(class_names):
         raise StriateError(f"{dataset.name} at {dataset.source} has inputs "
                            f"{dataset.input_shape} and {dataset.num_classes} classes, the model "
-                           f"expects {tuple(meta['input_shape'])} and {len(meta['class_names'])}; "
-                           "point --data-dir at the data it was trained on")
-    return dataset, config
+                           f"expects {tuple(input_shape)} and {len(class_names)}; {fix}")
 
 
 def batched_log_proba(log_proba, preprocess, images: np.ndarray, pixel_max: float):

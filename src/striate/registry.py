@@ -150,16 +150,20 @@ class ModelRegistry(dict):
 
     def build(self, name: str, input_shape, num_classes: int, options: dict,
               errors: tuple = (TypeError, ValueError, ZeroDivisionError), trusted: bool = False,
-              **settings):
+              refuse_class=lambda cls: None, **settings):
         """builder(input_shape, num_classes, **settings, **options), or a class of the user's own
         (see build_own); an option value the model cannot be built with becomes a one-line
-        StriateError. trusted: whether a class of the user's own may be imported."""
+        StriateError. trusted: whether a class of the user's own may be imported;
+        refuse_class(cls): why this engine cannot train such a class (None: it can), asked
+        before the class is built."""
         self.check(name, options)
         input_shape = tuple(int(s) for s in input_shape)
+        if is_import_path(name):
+            cls = import_model_class(name, trusted)
+            if refuse_class(cls):
+                raise StriateError(f"model {name}: {refuse_class(cls)}")
+            return build_own(name, cls, input_shape, num_classes, options, settings)
         try:
-            if is_import_path(name):
-                return build_own(import_model_class(name, trusted), input_shape, num_classes,
-                                 options, settings)
             return self[name](input_shape, num_classes, **settings, **options)
         except errors as error:
             raise StriateError(f"cannot build {name} with options {options} for input "
@@ -179,15 +183,20 @@ def import_path(cls: type) -> str:
 
 
 def import_model_class(path: str, trusted: bool) -> type:
-    """The class `package.module:Class` names. Importing a module runs its code, so a path read
-    from a run or checkpoint (not named by the user now) is refused unless trusted."""
-    check_trusted(path, trusted)
+    """The class `package.module:Class` names. Importing a module runs its code, and building a
+    class runs its constructor with the run's model_args, so a path read from a run or
+    checkpoint (not named by the user now) is refused unless trusted, but for the tutorials'
+    classes striate ships (striate.dlt's __all__), which only allocate their weights."""
     module_name, _, qualname = path.partition(":")
+    shipped = module_name == SHIPPED_MODULE
+    if not (trusted or shipped):
+        refuse_untrusted(path)
     try:
         module = importlib.import_module(module_name)
     except ImportError as error:
         raise StriateError(f"--model {path}: cannot import {module_name} ({error}); give "
-                           "package.module:Class of a module on the Python path") from None
+                           "package.module:Class of a module on the Python path (PYTHONPATH=. "
+                           "for one in this directory)") from None
     except Exception as error:   # the user's module failed while it ran
         raise StriateError(f"--model {path}: importing {module_name} failed "
                            f"({type(error).__name__}: {error})") from None
@@ -197,28 +206,39 @@ def import_model_class(path: str, trusted: bool) -> type:
         raise StriateError(f"--model {path}: {module_name} has no {qualname}") from None
     if not isinstance(cls, type):
         raise StriateError(f"--model {path} is not a class; give package.module:Class")
+    if shipped and not trusted and qualname not in getattr(module, "__all__", ()):
+        refuse_untrusted(path)       # anything else reachable from it: np.memmap, ...
     return cls
 
 
-TRUSTED_MODULE = "striate.dlt:"   # striate's own torch modules: building one only allocates
+SHIPPED_MODULE = "striate.dlt"   # the tutorials' classes: building one only allocates weights
 
 
 def check_trusted(model: str, trusted: bool) -> None:
-    """Refuse a model of the user's own read from a run or checkpoint unless trusted: building
-    it imports its module, which runs that module's code. The built-in models never need it,
-    nor the tutorials' classes that striate ships (striate.dlt:MLP); any other class, striate's
-    own included, might do what its model_args say when built, so it does."""
-    if is_import_path(model) and not trusted and not model.startswith(TRUSTED_MODULE):
-        raise StriateError(f"the model is {model}, code from the module "
-                           f"{model.partition(':')[0]}: loading it imports and runs that module; "
-                           "if you trust it, pass --trust-model-code (trust_model_code=True in "
-                           "Python)")
+    """Refuse a model of the user's own read from a run or checkpoint unless trusted (see
+    import_model_class); the built-in models never need it."""
+    if is_import_path(model) and not trusted:
+        import_model_class(model, trusted)
 
 
-def build_own(cls: type, input_shape: tuple, num_classes: int, options: dict, settings: dict):
+def refuse_untrusted(path: str):
+    raise StriateError(f"the model is {path}, code from the module {path.partition(':')[0]}: "
+                       "loading it imports and runs that module; if you trust it, pass "
+                       "--trust-model-code (trust_model_code=True in Python)")
+
+
+def build_own(name: str, cls: type, input_shape: tuple, num_classes: int, options: dict,
+              settings: dict):
     """cls(**options), given input_shape (C, H, W) and num_classes, and the engine's settings
-    (seed, dtype, ...), each if its constructor has a parameter of that name."""
+    (seed, dtype, ...), each if its constructor has a parameter of that name and options do not
+    set it. Whatever the user's constructor raises is one line."""
     parameters = inspect.signature(cls).parameters
     offered = {"input_shape": input_shape, "num_classes": num_classes, **settings}
-    return cls(**{name: value for name, value in offered.items() if name in parameters},
-               **options)
+    given = {key: value for key, value in offered.items() if key in parameters
+             and key not in options}
+    try:
+        return cls(**given, **options)
+    except Exception as error:  # the user's code: it may raise anything
+        raise StriateError(f"cannot build {name} with options {options} for input "
+                           f"{input_shape}: {type(error).__name__}: {error}; check --model-arg "
+                           "values") from None

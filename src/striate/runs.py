@@ -28,6 +28,7 @@ from striate.files import atomic_write_text, make_directory
 CONFIG, RUN_INFO = "config.yaml", "run.json"
 METRICS_CSV, METRICS_JSON = "metrics.csv", "metrics.json"
 TRAIN_STATE = "train_state.safetensors"
+COUNTS = ("epoch", "iteration")   # metrics.csv's whole-number columns
 
 
 class RunDir:
@@ -109,7 +110,8 @@ class RunDir:
         try:
             with open(self / METRICS_CSV, newline="") as handle:
                 rows = list(csv.DictReader(handle))
-            return [{column: float(value) for column, value in row.items()} for row in rows]
+            return [{column: int(value) if column in COUNTS else float(value)
+                     for column, value in row.items()} for row in rows]
         except (OSError, KeyError, TypeError, ValueError):
             raise ValueError(f"{self / METRICS_CSV} is not a metrics table") from None
 

@@ -52,16 +52,22 @@ def build_learner(config: TrainConfig, inputs: dict[str, Split], num_classes: in
     if world_from_env().size > 1:
         raise StriateError("the numpy engine trains in one process; run it without torchrun, "
                            "or use --engine torch for data-parallel training")
-    if model is None:
-        model = fresh_model(config, preprocess.output_shape, num_classes)
-    elif not (isinstance(getattr(model, "params", None), dict) and callable(getattr(model, "loss",
-                                                                                   None))):
-        raise StriateError(f"the numpy engine trains a model with a params dict and loss(X, "
-                           f"y=None), not a {type(model).__name__}; use engine='torch' for an "
-                           "nn.Module")
+    model = fresh_model(config, preprocess.output_shape, num_classes) if model is None \
+        else check_own_model(model)
     check_batch_norm_batches(model, len(inputs["train"]), config.optim.batch_size)
     arrays = {name: (split.images, split.labels) for name, split in inputs.items()}
     return NumpyLearner(model, arrays, config.optim, config.run.seed)
+
+
+def check_own_model(model):
+    """A model object given to the NumPy engine, refused in one line unless it is cs231n's kind:
+    a params dict and loss(X, y=None)."""
+    if not (isinstance(getattr(model, "params", None), dict) and callable(getattr(model, "loss",
+                                                                                 None))):
+        raise StriateError(f"the numpy engine takes a model with a params dict and loss(X, "
+                           f"y=None), not a {type(model).__name__}; use engine='torch' for an "
+                           "nn.Module")
+    return model
 
 
 def fresh_model(config: TrainConfig, input_shape, num_classes: int, **settings):
@@ -89,7 +95,7 @@ def load_model(checkpoint, device: str = "auto", trust_model_code: bool = False,
     only with trust_model_code."""
     check_cpu(device)
     tensors, meta = load_weights(checkpoint)
-    model = into if into is not None else create_model(
+    model = check_own_model(into) if into is not None else create_model(
         meta["model"], model_input_shape(meta), len(meta["class_names"]),
         trusted=trust_model_code, **meta["model_args"])
     load_arrays(model, tensors, checkpoint, meta["model"])

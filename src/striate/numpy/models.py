@@ -659,14 +659,15 @@ def create_model(name: str, input_shape, num_classes: int, dtype=np.float32, see
     A class of the user's own (package.module:Class) is imported only if trusted, and must be
     cs231n's kind of model: a `params` dict and loss(X, y=None).
     """
-    model = MODELS.build(name, input_shape, num_classes, options, trusted=trusted, dtype=dtype,
-                         seed=seed, reg=reg)
-    if not (isinstance(getattr(model, "params", None), dict) and callable(getattr(model, "loss",
-                                                                                  None))):
-        raise StriateError(f"--model {name} built a {type(model).__name__}, which has no params "
-                           "dict and loss(X, y=None): not a NumPy-engine model (a torch "
-                           "nn.Module trains with --engine torch)")
-    return model
+    return MODELS.build(name, input_shape, num_classes, options, trusted=trusted,
+                        refuse_class=not_a_numpy_model, dtype=dtype, seed=seed, reg=reg)
+
+
+def not_a_numpy_model(cls: type) -> str | None:
+    if not callable(getattr(cls, "loss", None)):
+        return (f"{cls.__name__} has no loss(X, y=None), so it is not a NumPy-engine model (a "
+                "torch nn.Module trains with --engine torch)")
+    return None
 
 
 MODELS.check_complete()

@@ -30,12 +30,17 @@ def build_learner(config: TrainConfig, inputs: dict[str, Split], num_classes: in
     world, device = join(resolve_device(config.run.device))
     if model is None:
         model = fresh_model(config, preprocess.output_shape, num_classes)
-    elif not isinstance(model, nn.Module):
-        raise StriateError(f"the torch engine trains an nn.Module, not a "
-                           f"{type(model).__name__}; use engine='numpy' for a NumPy model")
-    model = model.to(device)
+    model = check_own_model(model).to(device)
     on_device = {name: DeviceSplit(split, device) for name, split in inputs.items()}
     return TorchLearner(model, on_device, config, world)
+
+
+def check_own_model(model):
+    """A model object given to the torch engine, refused in one line if it is no nn.Module."""
+    if not isinstance(model, nn.Module):
+        raise StriateError(f"the torch engine takes a torch nn.Module, not a "
+                           f"{type(model).__name__}; use engine='numpy' for a NumPy model")
+    return model
 
 
 def fresh_model(config: TrainConfig, input_shape, num_classes: int, **options) -> nn.Module:
@@ -52,7 +57,7 @@ def load_model(checkpoint, device: str = "auto", trust_model_code: bool = False,
     and load its weights; (model, metadata). A model class of the user's own is imported only
     with trust_model_code."""
     tensors, meta = load_weights(checkpoint)
-    model = into if into is not None else create_model(
+    model = check_own_model(into) if into is not None else create_model(
         meta["model"], model_input_shape(meta), len(meta["class_names"]),
         trusted=trust_model_code, **meta["model_args"])
     expected = {name: tuple(value.shape) for name, value in model.state_dict().items()}

@@ -27,14 +27,16 @@ def create_model(name: str, input_shape: tuple[int, int, int], num_classes: int,
     trusted) for (C, H, W) inputs and num_classes classes."""
     with warnings.catch_warnings():  # torch warns about e.g. zero-size layers; we refuse them
         warnings.simplefilter("error")
-        model = MODELS.build(name, input_shape, num_classes, options,
-                             errors=(TypeError, ValueError, RuntimeError, ZeroDivisionError,
-                                     UserWarning), trusted=trusted)
-    if not isinstance(model, nn.Module):
-        raise StriateError(f"--model {name} built a {type(model).__name__}, not a torch "
-                           "nn.Module; give an nn.Module class (or a NumPy model with "
-                           "--engine numpy)")
-    return model
+        return MODELS.build(name, input_shape, num_classes, options,
+                            errors=(TypeError, ValueError, RuntimeError, ZeroDivisionError,
+                                    UserWarning), trusted=trusted, refuse_class=not_a_module)
+
+
+def not_a_module(cls: type) -> str | None:
+    if not issubclass(cls, nn.Module):
+        return (f"{cls.__name__} is not a torch nn.Module; give an nn.Module class (or a NumPy "
+                "model with --engine numpy)")
+    return None
 
 
 ACTIVATIONS = {"tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "relu": nn.ReLU}
