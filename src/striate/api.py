@@ -222,6 +222,8 @@ FIELDS = {leaf.name: section for section, leaf in section_fields()}
 
 def settings(options: dict) -> dict:
     """The keyword options, refused in one line where one is not a training option."""
+    options = {name: str(value) if isinstance(value, Path) else value    # data_dir, out_dir
+               for name, value in options.items()}
     for name in options:
         if name not in FIELDS or name in ("model", "dataset"):
             close = difflib.get_close_matches(name, FIELDS, n=1)

@@ -156,7 +156,8 @@ def sample_learner(config: TrainConfig, data: RunData, sample: Split) -> Learner
 def without_regularization(config: TrainConfig) -> TrainConfig:
     """cs231n's advice for overfitting a sample: no penalties, augmentation or dropout, so that
     only the model and the update rule are tested."""
-    no_dropout = {"dropout": 0.0} if "dropout" in SPECS[config.model.model].options else {}
+    spec = SPECS.get(config.model.model)    # None for a model of one's own: options unknown
+    no_dropout = {"dropout": 0.0} if spec and "dropout" in spec.options else {}
     return replace(config, augment=AugmentConfig(),
                    optim=replace(config.optim, l1=0.0, l2=0.0, weight_decay=0.0),
                    model=replace(config.model,

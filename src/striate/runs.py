@@ -39,8 +39,10 @@ class RunDir:
     def create(cls, config: TrainConfig) -> "RunDir":
         parent = Path(config.run.out_dir)
         make_directory(parent, "pass a writable --out-dir")
+        # package.module:Class is named by its class: a colon has no place in a file name
+        model = config.model.model.rpartition(":")[2].rpartition(".")[2]
         base = config.run.name or (f"{time.strftime('%Y%m%d-%H%M%S')}-"
-                                   f"{config.model.model}-{config.data.dataset}")
+                                   f"{model}-{config.data.dataset}")
         for suffix in range(1000):
             path = parent / (base if suffix == 0 else f"{base}-{suffix}")
             try:

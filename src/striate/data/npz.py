@@ -61,7 +61,8 @@ def checked_path(path: str | Path | None) -> Path:
 def read_arrays(path: Path) -> dict[str, np.ndarray]:
     """Every array in the file, by name; nothing is unpickled."""
     try:
-        with np.load(path, allow_pickle=False) as npz:
+        # Opened here, not by np.load, so that a damaged file is closed as it is refused.
+        with open(path, "rb") as handle, np.load(handle, allow_pickle=False) as npz:
             unknown = sorted(set(npz.files) - set(KEYS))
             if unknown:
                 raise StriateError(f"{path} holds {unknown[0]!r}, which is not one of "
