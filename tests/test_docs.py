@@ -135,11 +135,14 @@ PYTHON_PAGES = [page for page in PAGES if any(python_examples(page.read_text()))
 
 
 @pytest.mark.parametrize("page", PYTHON_PAGES, ids=[page.name for page in PYTHON_PAGES])
-def test_python_examples_print_what_the_page_says(page, capsys):
-    """A page's ```python blocks run in order, in one namespace, as a reader would, and print
-    what the page says they print. np.random is seeded first (and restored after), so that an
+def test_python_examples_print_what_the_page_says(page, capsys, tmp_path, monkeypatch):
+    """A page's ```python blocks run in order, in one namespace, as a reader's script would
+    (as __main__, so a class it defines is __main__:Class), and print what the page says they
+    print. They run in an empty working directory, so the runs they write (runs/...) land there
+    and never in the repository. np.random is seeded first (and restored after), so that an
     example drawing from it prints the same figures every time."""
-    namespace, state = {}, np.random.get_state()
+    monkeypatch.chdir(tmp_path)
+    namespace, state = {"__name__": "__main__"}, np.random.get_state()
     np.random.seed(0)
     try:
         for code, output in python_examples(page.read_text()):
