@@ -318,3 +318,11 @@ def test_a_model_of_ones_own_is_tried_before_a_run_is_written(cli, tmp_path, mod
     result = cli("train", "--model", model, "--dataset", "digits", "--out-dir", tmp_path)
     assert result.code == 2 and message in result.err and result.err.count("\n") == 1
     assert tree_snapshot(tmp_path) == {}
+
+
+def test_a_run_a_callback_stopped_stays_stopped_on_resume(digits, cli, tmp_path):
+    trained = striate.train("logreg", digits, epochs=10, run_dir=tmp_path / "stopped",
+                            callbacks=[lambda row: row["epoch"] == 2], **QUIET)
+    assert trained.metrics["epochs"] == 2
+    assert cli("train", "--resume", tmp_path / "stopped").code == 0
+    assert json.loads((tmp_path / "stopped" / "metrics.json").read_text()) == trained.metrics

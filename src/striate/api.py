@@ -18,13 +18,13 @@ from pathlib import Path
 import numpy as np
 
 from striate.checkpoint import resolve_checkpoint
+from striate.checks import Check, check_setup
 from striate.config import TrainConfig, apply_mapping, section_fields
 from striate.data import Dataset, Preprocess, Split, pipeline
 from striate.data.arrays import checked_images
 from striate.data.registry import dataset_names, load_dataset
 from striate.engines import get_engine
 from striate.errors import StriateError
-from striate.checks import Check, check_setup
 from striate.inference import (check_same_data, check_tta, evaluate_split, probabilities,
                                with_mirror)
 from striate.lr_find import Sweep, check_sweep, learning_rates, sweep

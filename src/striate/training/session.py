@@ -107,7 +107,11 @@ def train_written(loop: Loop, run: RunDir, data: RunData, on_epoch) -> LoopState
         save_state(run / TRAIN_STATE, loop.state_dict())
         if tensorboard:
             tensorboard.write(loop.state.history[-1])
-        return on_epoch(loop.state.history[-1])
+        stop = on_epoch(loop.state.history[-1])
+        if stop is True:   # saved as part of the epoch, so that a resume does not train on
+            loop.state.stopped_by = "callback"
+            save_state(run / TRAIN_STATE, loop.state_dict())
+        return stop
 
     try:
         # Overflow is how a divergence starts: the loop reports it once, with advice, where
