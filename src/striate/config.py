@@ -36,11 +36,12 @@ PREPROCESSING = ("none", "standardize", "mean-image", "per-feature", "pca", "pca
 class DataConfig:
     dataset: str = option("fashion-mnist", "data set: mnist, fashion-mnist, cifar10, digits, "
                                            "folder, npz")
-    data_dir: str | None = option(None, "where to look for (and download) the data; for --dataset "
-                                        "folder, the image folder itself; for npz, the .npz file")
+    data_dir: str | None = option(None, "the folder to look for (and download) the data in, "
+                                        "instead of the usual places; for --dataset folder, "
+                                        "the image folder itself; for npz, the .npz file")
     valid_size: int | None = option(None, "validation examples carved from training "
                                           "(default: the data set's own, e.g. 10000 for MNIST)")
-    download: bool = option(True, "download missing files (MD5-checked)")
+    download: bool = option(True, "download missing files (checked by their digests)")
     folds: int | None = option(None, "k-fold cross-validation: split the labelled non-test "
                                      "examples into k stratified folds (by --seed) and "
                                      "validate on fold --fold")

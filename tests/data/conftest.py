@@ -12,12 +12,14 @@ import os
 import pickle
 import struct
 import tarfile
+import zlib
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from striate.data import download
+from striate.data.digests import Digests
 from striate.data.sources import SOURCES, TEST_IMAGES, TEST_LABELS, TRAIN_IMAGES, TRAIN_LABELS
 
 DEAD_MIRROR = "file:///nonexistent/striate-test-mirror/{filename}"
@@ -44,11 +46,13 @@ def cache_dir(tmp_path):
 
 @pytest.fixture
 def accept(monkeypatch):
-    """accept(key, directory[, urls]): make SOURCES[key] accept the MD5s of its files as found in
-    `directory` (and download from `urls`), as if they were the official ones."""
+    """accept(key, directory[, urls]): make SOURCES[key] accept its files as found in `directory`
+    (and download from `urls`), as if they were the official ones: their MD5s, and where the
+    source verifies contents, their content SHA-256s."""
     def patch(key: str, directory: Path, urls: tuple[str, ...] | None = None) -> None:
         source = SOURCES[key]
-        files = {name: frozenset({Formats.md5(directory / name)}) for name in source.files}
+        files = {name: Formats.digests(directory / name, digests.content_sha256 is not None)
+                 for name, digests in source.files.items()}
         monkeypatch.setitem(SOURCES, key, dataclasses.replace(
             source, files=files, urls=source.urls if urls is None else urls))
     return patch
@@ -77,6 +81,21 @@ class Formats:
     @staticmethod
     def md5(path: Path) -> str:
         return hashlib.md5(Path(path).read_bytes()).hexdigest()
+
+    @staticmethod
+    def content(path: Path) -> bytes:
+        """The bytes a reader sees: gunzipped when gzipped, else as they are."""
+        raw = Path(path).read_bytes()
+        try:
+            return gzip.decompress(raw)
+        except (OSError, EOFError, zlib.error):  # not gzip, or damaged on purpose
+            return raw
+
+    @classmethod
+    def digests(cls, path: Path, by_content: bool = True) -> Digests:
+        """What SOURCES would say of `path` were it the official file."""
+        content_sha256 = hashlib.sha256(cls.content(path)).hexdigest() if by_content else None
+        return Digests(frozenset({cls.md5(path)}), content_sha256)
 
     @staticmethod
     def idx_bytes(array: np.ndarray, magic: int | None = None) -> bytes:

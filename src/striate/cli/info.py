@@ -57,7 +57,7 @@ def add_commands(commands) -> None:
     datasets.add_argument("--data-dir", default=None, help="also look here")
     datasets.set_defaults(handler=cmd_datasets)
 
-    download = commands.add_parser("download", help="fetch a data set's files (MD5-checked)",
+    download = commands.add_parser("download", help="fetch a data set's files (checked by their digests)",
                                    formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     download.add_argument("name", help="mnist, fashion-mnist or cifar10")
     download.add_argument("--data-dir", default=None, help="where to put it")

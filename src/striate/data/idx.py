@@ -8,27 +8,29 @@ import struct
 
 import numpy as np
 
-from striate.data.datafile import DataFile, open_maybe_gzip, reading
+from striate.data.datafile import DataFile
+from striate.data.digests import Digests, verified_content
 
 UNSIGNED_BYTE = 0x08
 LABELS_MAGIC = 0x00000801  # unsigned bytes, 1 dimension: (N,)
 IMAGES_MAGIC = 0x00000803  # unsigned bytes, 3 dimensions: (N, H, W)
 
 
-def read_idx_images(datafile: DataFile) -> np.ndarray:
-    """The images of an IDX image file as (N, 1, H, W) uint8."""
-    images = _read_idx(datafile, IMAGES_MAGIC, "image")  # (N, H, W) uint8
-    return images[:, np.newaxis]                          # (N, 1, H, W) uint8
+def read_idx_images(datafile: DataFile, digests: Digests | None = None) -> np.ndarray:
+    """The images of an IDX image file (gzipped or not) as (N, 1, H, W) uint8, its content
+    verified against `digests` when given."""
+    images = _read_idx(datafile, digests, IMAGES_MAGIC, "image")  # (N, H, W) uint8
+    return images[:, np.newaxis]                                   # (N, 1, H, W) uint8
 
 
-def read_idx_labels(datafile: DataFile) -> np.ndarray:
-    """The labels of an IDX label file as (N,) uint8."""
-    return _read_idx(datafile, LABELS_MAGIC, "label")
+def read_idx_labels(datafile: DataFile, digests: Digests | None = None) -> np.ndarray:
+    """The labels of an IDX label file (gzipped or not) as (N,) uint8, verified likewise."""
+    return _read_idx(datafile, digests, LABELS_MAGIC, "label")
 
 
-def _read_idx(datafile: DataFile, expected_magic: int, kind: str) -> np.ndarray:
-    with reading(datafile), open_maybe_gzip(datafile.path) as handle:
-        content = handle.read()
+def _read_idx(datafile: DataFile, digests: Digests | None, expected_magic: int,
+              kind: str) -> np.ndarray:
+    content = verified_content(datafile, digests)
     if len(content) < 4:
         raise datafile.corrupt(f"only {len(content)} bytes, too short for an IDX {kind} file")
     (magic,) = struct.unpack(">I", content[:4])

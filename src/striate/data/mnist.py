@@ -11,6 +11,7 @@ import numpy as np
 
 from striate.data.datafile import DataFile, describe_value, open_maybe_gzip, reading
 from striate.data.dataset import Dataset, Split, make_split
+from striate.data.digests import find_form
 from striate.data.download import fetch_source, find_files, find_source, locate, not_found
 from striate.data.idx import read_idx_images, read_idx_labels
 from striate.data.safe_pickle import load_pickle
@@ -35,21 +36,27 @@ FASHION_MNIST = IdxSpec("fashion-mnist", ("T-shirt/top", "Trouser", "Pullover", 
 
 
 def load_idx_dataset(spec: IdxSpec, directory: Path) -> Dataset:
-    """The data set from the four IDX files in `directory`."""
-    train = _idx_split(spec, directory / TRAIN_IMAGES, directory / TRAIN_LABELS)
-    test = _idx_split(spec, directory / TEST_IMAGES, directory / TEST_LABELS)
+    """The data set from the four IDX files in `directory`, under any of their accepted names
+    (digests.file_forms), each verified by its content digest as it is read."""
+    train = _idx_split(spec, directory, TRAIN_IMAGES, TRAIN_LABELS)
+    test = _idx_split(spec, directory, TEST_IMAGES, TEST_LABELS)
     return Dataset(spec.name, train, None, test, list(spec.class_names), pixel_max=255.0,
                    default_valid_size=VALID_SIZE, source=str(directory))
 
 
-def _idx_split(spec: IdxSpec, images_path: Path, labels_path: Path) -> Split:
-    images_from, labels_from = DataFile(images_path, spec.name), DataFile(labels_path, spec.name)
-    return make_split(read_idx_images(images_from), read_idx_labels(labels_from),
+def _idx_split(spec: IdxSpec, directory: Path, images_name: str, labels_name: str) -> Split:
+    files = SOURCES[spec.name].files
+    images_from, labels_from = (DataFile(find_form(directory, name) or directory / name, spec.name)
+                                for name in (images_name, labels_name))
+    return make_split(read_idx_images(images_from, files[images_name]),
+                      read_idx_labels(labels_from, files[labels_name]),
                       len(spec.class_names), images_from, labels_from)
 
 
 def load_fashion_mnist(data_dir: str | Path | None, download: bool) -> Dataset:
-    return load_idx_dataset(FASHION_MNIST, locate(SOURCES["fashion-mnist"], data_dir, download))
+    # The contents are verified as load_idx_dataset reads them, not twice.
+    directory = locate(SOURCES["fashion-mnist"], data_dir, download, check_contents=False)
+    return load_idx_dataset(FASHION_MNIST, directory)
 
 
 def fetch_fashion_mnist(data_dir: str | Path | None) -> Path:
@@ -61,7 +68,7 @@ def find_fashion_mnist(data_dir: str | Path | None) -> Path | None:
 
 
 def load_mnist(data_dir: str | Path | None, download: bool) -> Dataset:
-    key, directory = _locate_mnist(data_dir, download)
+    key, directory = _locate_mnist(data_dir, download, check_contents=False)
     if key == "mnist":
         return load_idx_dataset(MNIST, directory)
     return load_mnist_pickle(directory / MNIST_PICKLE)
@@ -80,15 +87,16 @@ def _find_unchecked(key: str, data_dir: str | Path | None) -> Path | None:
     return find_files(SOURCES[key].dirname, list(SOURCES[key].files), data_dir)
 
 
-def _locate_mnist(data_dir: str | Path | None, download: bool) -> tuple[str, Path]:
+def _locate_mnist(data_dir: str | Path | None, download: bool,
+                  check_contents: bool = True) -> tuple[str, Path]:
     """(SOURCES key, directory) of MNIST's files: IDX preferred, mnist.pkl.gz as the fallback.
 
     Both forms are looked up before either is downloaded, so a local mnist.pkl.gz is used rather
-    than a download of the IDX files.
+    than a download of the IDX files. check_contents=False: the loader verifies the IDX files.
     """
     sources = [SOURCES["mnist"], SOURCES["mnist-pickle"]]
     for key in ("mnist", "mnist-pickle"):
-        directory = find_source(SOURCES[key], data_dir)
+        directory = find_source(SOURCES[key], data_dir, check_contents=check_contents)
         if directory is not None:
             return key, directory
     if not download:

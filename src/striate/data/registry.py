@@ -97,8 +97,11 @@ def _describe(name: str, data_dir: DataDir) -> dict:
         return _row(name, file, f"your own arrays: pass --data-dir FILE.npz, written with "
                                 f"{SAVE_HINT}")
     entry = DOWNLOADABLE[name]
-    return _row(name, entry.find(data_dir),
-                how_to_fetch(name, [SOURCES[key] for key in entry.sources], data_dir))
+    how_sources = [SOURCES[key] for key in entry.sources]
+    if data_dir is not None and Path(data_dir).is_file():
+        # An .npz file holds none of the downloadable sets (loading them from it is refused).
+        return _row(name, None, how_to_fetch(name, how_sources, None))
+    return _row(name, entry.find(data_dir), how_to_fetch(name, how_sources, data_dir))
 
 
 def _row(name: str, where: Path | None, how: str) -> dict:
