@@ -121,8 +121,11 @@ def test_the_cli_trains_a_class_by_its_import_path(cli, tmp_path):
     ("own_models:Softmax", "Softmax is not a torch nn.Module"),
     ("own_models:Nothing", "own_models has no Nothing"),
     ("no_such_module:Net", "cannot import no_such_module"),
+    # tried on two training inputs before the run directory exists
+    ("own_models:WrongWidth", "gives (3,) outputs per image, the data has 10 classes"),
+    ("own_models:NoParameters", "fails on the data's (1, 8, 8) inputs: StopIteration"),
 ])
-def test_a_bad_import_path_is_one_line(cli, tmp_path, model, message):
+def test_a_bad_model_of_ones_own_is_one_line(cli, tmp_path, model, message):
     result = cli("train", "--model", model, "--dataset", "digits", "--out-dir", tmp_path)
     assert result.code == 2 and message in result.err and result.err.count("\n") == 1
     assert tree_snapshot(tmp_path) == {}
@@ -308,16 +311,6 @@ def test_predict_and_evaluate_refuse_data_of_another_scale_or_classes(trained_ml
         trained_mlp.evaluate(other)
     with pytest.raises(striate.StriateError, match="the torch engine takes a torch nn.Module"):
         striate.load(trained_mlp.run_dir, model=Softmax((1, 8, 8), 10))
-
-
-@pytest.mark.parametrize("model, message", [
-    ("own_models:WrongWidth", "gives (3,) outputs per image, the data has 10 classes"),
-    ("own_models:NoParameters", "fails on the data's (1, 8, 8) inputs: StopIteration"),
-])
-def test_a_model_of_ones_own_is_tried_before_a_run_is_written(cli, tmp_path, model, message):
-    result = cli("train", "--model", model, "--dataset", "digits", "--out-dir", tmp_path)
-    assert result.code == 2 and message in result.err and result.err.count("\n") == 1
-    assert tree_snapshot(tmp_path) == {}
 
 
 def test_a_run_a_callback_stopped_stays_stopped_on_resume(digits, cli, tmp_path):
