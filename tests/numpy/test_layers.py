@@ -66,6 +66,9 @@ def gradient_cases():
     train_bn = {"mode": "train"}
     test_bn = {"mode": "test", "running_mean": rng.standard_normal(5),
                "running_var": 1 + rng.random(5)}
+    # The normalization cases added later draw from their own generator, so that the other
+    # cases keep the inputs rng gives them, none within h of a kink.
+    norm_rng = np.random.default_rng(15)
     return {
         "affine": (layers.affine_forward, layers.affine_backward,
                    (fc, fc_w, rng.standard_normal(5)), ()),
@@ -87,6 +90,13 @@ def gradient_cases():
                             (rng.standard_normal((6, 5)) * 3 + 1, gamma, beta), (train_bn,)),
         "batchnorm_test": (layers.batchnorm_forward, layers.batchnorm_backward,
                            (rng.standard_normal((6, 5)), gamma, beta), (test_bn,)),
+        "batchnorm_alt_train": (layers.batchnorm_forward, layers.batchnorm_backward_alt,
+                                (norm_rng.standard_normal((6, 5)) * 3 + 1, gamma, beta),
+                                (train_bn,)),
+        "batchnorm_alt_test": (layers.batchnorm_forward, layers.batchnorm_backward_alt,
+                               (norm_rng.standard_normal((6, 5)), gamma, beta), (test_bn,)),
+        "layernorm": (layers.layernorm_forward, layers.layernorm_backward,
+                      (norm_rng.standard_normal((4, 5)) * 3 + 1, gamma, beta), ({},)),
         "spatial_batchnorm": (layers.spatial_batchnorm_forward,
                               layers.spatial_batchnorm_backward,
                               (rng.standard_normal((2, 5, 3, 2)) + 2, gamma, beta),
@@ -271,6 +281,65 @@ def test_batchnorm_starts_running_statistics_like_torch():
     layers.batchnorm_forward(x, np.ones(1), np.zeros(1), bn_param)
     np.testing.assert_allclose(bn_param["running_mean"], [0.9 * 0 + 0.1 * 2])
     np.testing.assert_allclose(bn_param["running_var"], [0.9 * 1 + 0.1 * 2])
+
+
+@pytest.mark.parametrize("mode", ["train", "test"])
+def test_batchnorm_backward_alt_equals_batchnorm_backward(mode):
+    # cs231n's notebook compares the two: "dx difference", "dgamma difference", "dbeta
+    # difference", all at the limit of float64.
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((100, 500)) * 5 + 12
+    gamma, beta = rng.standard_normal(500), rng.standard_normal(500)
+    bn_param = {"mode": mode, "running_mean": np.full(500, 12.0), "running_var": np.full(500, 25.0)}
+    out, cache = layers.batchnorm_forward(x, gamma, beta, bn_param)
+    dout = rng.standard_normal(out.shape)
+    dx, dgamma, dbeta = layers.batchnorm_backward(dout, cache)
+    dx_alt, dgamma_alt, dbeta_alt = layers.batchnorm_backward_alt(dout, cache)
+    assert rel_error(dx, dx_alt) < 1e-12
+    np.testing.assert_array_equal(dgamma_alt, dgamma)
+    np.testing.assert_array_equal(dbeta_alt, dbeta)
+
+
+def test_layernorm_matches_torch_layer_norm():
+    rng = np.random.default_rng(12)
+    x = rng.standard_normal((6, 7)) * 2 + 3
+    gamma, beta, dout = rng.standard_normal(7), rng.standard_normal(7), rng.standard_normal((6, 7))
+    out, cache = layers.layernorm_forward(x, gamma, beta, {"eps": 1e-3})
+    assert_matches_torch((out, layers.layernorm_backward(dout, cache)),
+                         lambda x, g, b: F.layer_norm(x, (7,), g, b, eps=1e-3),
+                         [x, gamma, beta], upstream=dout, **TORCH)
+
+
+def test_layernorm_eps_defaults_to_1e_5():
+    x = np.array([[1.0, 3.0]])     # mean 2, biased variance 1
+    out, _ = layers.layernorm_forward(x, np.ones(2), np.zeros(2), {})
+    np.testing.assert_allclose(out, [[-1 / np.sqrt(1 + 1e-5), 1 / np.sqrt(1 + 1e-5)]],
+                               rtol=1e-15)
+
+
+def test_layernorm_normalizes_each_example_as_in_cs231n_notebook():
+    # The notebook's check: a two-layer net's activations, then per example means ~0 and stds
+    # ~1 with gamma = 1, beta = 0, and means beta, stds gamma with gamma = 3, beta = 5.
+    rng = np.random.default_rng(13)
+    N, D1, D2, D3 = 4, 50, 60, 3
+    X, W1, W2 = (rng.standard_normal((N, D1)), rng.standard_normal((D1, D2)),
+                 rng.standard_normal((D2, D3)))
+    a = np.maximum(0, X @ W1) @ W2
+    assert np.abs(a.mean(axis=1)).max() > 1     # not normalized before
+    # Each example's features vary by far more than eps = 1e-5: the stds are 1 to 1e-8.
+    assert a.var(axis=1).min() > 100
+    for gamma, beta in [(np.ones(D3), np.zeros(D3)), (np.full(D3, 3.0), np.full(D3, 5.0))]:
+        out, _ = layers.layernorm_forward(a, gamma, beta, {})
+        np.testing.assert_allclose(out.mean(axis=1), beta[0], rtol=0, atol=1e-12)
+        np.testing.assert_allclose(out.std(axis=1), gamma[0], rtol=1e-7)
+
+
+def test_layernorm_does_not_mix_examples():
+    rng = np.random.default_rng(14)
+    x, gamma, beta = rng.standard_normal((5, 4)), rng.standard_normal(4), rng.standard_normal(4)
+    out, _ = layers.layernorm_forward(x, gamma, beta, {})
+    alone, _ = layers.layernorm_forward(x[2:3], gamma, beta, {})    # a batch of one works
+    np.testing.assert_allclose(alone, out[2:3], rtol=1e-14, atol=1e-15)
 
 
 def test_dropout_test_mode_is_the_identity():

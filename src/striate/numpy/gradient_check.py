@@ -35,6 +35,28 @@ def eval_numerical_gradient_array(f, x, df, h=1e-5):
     return grad
 
 
+def grad_check_sparse(f, x, analytic_grad, num_checks=10, h=1e-5, *, seed=None):
+    """Checks analytic_grad at num_checks random elements of x (cs231n's): for a gradient too
+    costly to compute numerically in full.
+
+    f: x -> float; x: any shape, changed one element at a time and restored; analytic_grad:
+    x's shape. Prints, for each sampled element, cs231n's line
+    "numerical: %f analytic: %f, relative error: %e", and returns the relative errors, a list
+    of num_checks floats (|n - a| / (|n| + |a|), floored as rel_error's: 0, not nan, when both
+    are 0). Elements are drawn with replacement, as cs231n's are; seed fixes which.
+    """
+    rng = np.random.default_rng(seed)
+    errors = []
+    for _ in range(num_checks):
+        index = tuple(int(rng.integers(size)) for size in x.shape)
+        numerical = float(centred_difference(f, x, index, h))
+        analytic = float(analytic_grad[index])
+        error = rel_error(numerical, analytic)
+        print("numerical: %f analytic: %f, relative error: %e" % (numerical, analytic, error))
+        errors.append(error)
+    return errors
+
+
 def centred_difference(f, x, index, h):
     """(f(x + h e_index) - f(x - h e_index)) / 2h, with x[index] restored afterwards.
 

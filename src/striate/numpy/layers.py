@@ -279,6 +279,58 @@ def batchnorm_backward(dout, cache):
     return dx, dgamma, dbeta
 
 
+def batchnorm_backward_alt(dout, cache):
+    """cs231n's simplified batch-norm backward: batchnorm_backward's signature and results.
+
+    dout: (N, D). Returns dx: (N, D), dgamma: (D,), dbeta: (D,). The same closed form, written
+    with the sums the parameters' gradients already hold, since sum(dout) = dbeta and
+    sum(dout * x_hat) = dgamma:
+
+        dx = gamma * inv_std / N * (N * dout - dbeta - x_hat * dgamma)
+    """
+    x_hat, gamma, inv_std, mode = cache
+    N = dout.shape[0]
+    dbeta = dout.sum(axis=0)
+    dgamma = (dout * x_hat).sum(axis=0)
+    if mode == "test":
+        return dout * gamma * inv_std, dgamma, dbeta
+    dx = gamma * inv_std / N * (N * dout - dbeta - x_hat * dgamma)
+    return dx, dgamma, dbeta
+
+
+def layernorm_forward(x, gamma, beta, ln_param):
+    """Layer normalization: each example normalized over its own D features.
+
+    x: (N, D); gamma, beta: (D,); ln_param: {"eps": 1e-5}. Batch norm's arithmetic along the
+    other axis, with the biased variance, and no running statistics: train and test time are
+    the same computation (torch's F.layer_norm(x, (D,), gamma, beta, eps)).
+    Returns out: (N, D), and the cache for layernorm_backward.
+    """
+    eps = ln_param.get("eps", 1e-5)
+    mean = x.mean(axis=1, keepdims=True)                        # (N, 1)
+    inv_std = 1 / np.sqrt(x.var(axis=1, keepdims=True) + eps)   # (N, 1)
+    x_hat = (x - mean) * inv_std
+    out = gamma * x_hat + beta
+    return out, (x_hat, gamma, inv_std)
+
+
+def layernorm_backward(dout, cache):
+    """dout: (N, D). Returns dx: (N, D), dgamma: (D,), dbeta: (D,).
+
+    batchnorm_backward's closed form, with the sums taken over each example's D features:
+
+        dx = inv_std / D * (D * dx_hat - sum(dx_hat) - x_hat * sum(dx_hat * x_hat))
+    """
+    x_hat, gamma, inv_std = cache
+    D = dout.shape[1]
+    dbeta = dout.sum(axis=0)
+    dgamma = (dout * x_hat).sum(axis=0)
+    dx_hat = dout * gamma
+    dx = inv_std / D * (D * dx_hat - dx_hat.sum(axis=1, keepdims=True)
+                        - x_hat * (dx_hat * x_hat).sum(axis=1, keepdims=True))
+    return dx, dgamma, dbeta
+
+
 def channels_last(x):
     """(N, C, H, W) -> (N * H * W, C): every pixel becomes an example of C features."""
     return x.transpose(0, 2, 3, 1).reshape(-1, x.shape[1])
