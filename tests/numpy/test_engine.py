@@ -90,26 +90,6 @@ def test_check_passes_for_a_sound_model_and_fails_for_a_broken_backward(cli, mon
     assert broken.code == 1 and "FAIL" in broken.out
 
 
-def test_solver_keeps_the_histories_and_best_params():
-    from striate.data import load_dataset, split_validation
-    from striate.numpy.models import create_model
-    from striate.numpy.solver import Solver
-
-    digits = load_dataset("digits")
-    train_split, valid = split_validation(digits.train, 144, seed=0)
-    data = {"X_train": (train_split.images / 16).astype(np.float32), "y_train": train_split.labels,
-            "X_val": (valid.images / 16).astype(np.float32), "y_val": valid.labels}
-    model = create_model("twolayer", (1, 8, 8), 10, hidden_dim=50)
-    solver = Solver(model, data, update_rule="adam", optim_config={"learning_rate": 1e-2},
-                    lr_decay=0.9, num_epochs=4, batch_size=100, verbose=False)
-    solver.train()
-    assert len(solver.loss_history) == 4 * 13
-    assert len(solver.train_acc_history) == len(solver.val_acc_history) == 4
-    assert solver.best_val_acc == max(solver.val_acc_history) > 0.8
-    assert solver.loss_history[-1] < solver.loss_history[0]
-    assert set(solver.best_params) == set(model.params)
-
-
 @pytest.mark.parametrize("model, module, function", [
     ("mlp", "layers", "tanh_backward"),            # behind a zero-initialised output layer
     ("lenet", "fast_layers", "conv_backward_fast"),
