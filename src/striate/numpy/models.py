@@ -31,7 +31,6 @@ import math
 
 import numpy as np
 
-from striate.errors import StriateError
 from striate.numpy import fast_layers, init, layer_utils, layers, losses
 from striate.registry import ModelRegistry, check_dropout, positive_sizes
 

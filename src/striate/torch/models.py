@@ -12,7 +12,6 @@ import warnings
 import torch
 from torch import nn
 
-from striate.errors import StriateError
 from striate.registry import ModelRegistry, check_dropout, positive_sizes
 from striate.torch import init as weight_init
 
