@@ -15,7 +15,7 @@ LAYERS = [
     ("config", "registry"),                                # settings, the model vocabulary
     ("checkpoint", "runs", "data"),                        # files on disk, data sets
     ("training", "engines"),                               # the loop and the engine boundary
-    ("torch", "numpy", "dlt"),                             # the engines; the tutorials' classes
+    ("torch", "numpy", "dlt", "knn"),                      # the engines; the tutorials' classes
     ("checks", "inference", "recipes", "reproduce", "tune"),  # built on the boundary
     ("viz", "lr_find"),                                    # pictures (lr-find draws its curve)
     ("api",),                                              # striate.train, load, Trained

@@ -6,6 +6,8 @@
     trained.evaluate(data)["accuracy"]; trained.predict(images)
     trained = striate.load("runs/<run>")
     striate.check("mlp", data); striate.find_lr("mlp", data).suggestion()
+    striate.run_knn("digits").best_k                      # cs231n's kNN, k cross-validated
+    striate.evaluate_ensemble(["runs/a", "runs/b"])      # the runs' averaged probabilities
 
 The names below are imported on first use (PEP 562), so that `import striate` and the
 command line's `striate --help` stay fast.
@@ -19,6 +21,8 @@ _PUBLIC = {
     "load_dataset": "striate.data", "Dataset": "striate.data", "Split": "striate.data",
     "describe_datasets": "striate.data", "describe_models": "striate.registry",
     "TrainConfig": "striate.config", "StriateError": "striate.errors",
+    "KNearestNeighbor": "striate.knn", "cross_validate_k": "striate.knn", "run_knn": "striate.knn",
+    "evaluate_ensemble": "striate.inference",
 }
 
 __all__ = ["__version__", *_PUBLIC]

@@ -5,8 +5,13 @@ preprocessing and the training config), so the data reach the model exactly as i
 it works the same for either engine: the engine only turns preprocessed inputs into class
 log-probabilities; evaluation and test-time augmentation (--tta) are striate.training.learner's,
 the same as in training. striate.api's Trained uses the same functions on a model in memory.
+
+An ensemble (cs231n's "model ensembles") is several runs on the same data set: each reads the raw
+images through its own preprocessing, and their class probabilities are averaged.
 """
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +19,7 @@ import numpy as np
 from striate.config import TrainConfig, apply_mapping, check_mirrorable
 from striate.data import Preprocess, Split, dataset_names, load_image
 from striate.data import pipeline
+from striate.data.registry import FOLDER, NPZ
 from striate.engines import get_engine
 from striate.errors import StriateError
 from striate.training.learner import Tally, mirror_averaged
@@ -64,6 +70,14 @@ def checkpoint_dataset(checkpoint, meta: dict, data_dir: str | None = None):
     return dataset, config
 
 
+def checkpoint_config(checkpoint, meta: dict, data_dir: str | None = None) -> TrainConfig:
+    """The config a checkpoint was trained with, reading its data from data_dir if given."""
+    config = apply_mapping(TrainConfig(), meta["config"], f"{checkpoint} metadata")
+    if data_dir is not None:
+        config.data.data_dir = data_dir
+    return config
+
+
 def check_same_data(dataset, input_shape, class_names, fix: str) -> None:
     """Refuse a data set of other images or classes than a model was trained on."""
     if list(dataset.input_shape) != list(input_shape) or \
@@ -92,8 +106,12 @@ def evaluate_split(log_proba, preprocess, split: Split, pixel_max: float, name: 
     tally = Tally()
     for batch, chunk in batched_log_proba(log_proba, preprocess, split.images, pixel_max):
         tally.add(chunk, split.labels[batch])
+    return figures(tally, name)
+
+
+def figures(tally: Tally, name: str) -> dict:
     loss, error = tally.result()
-    return {"split": name, "examples": len(split), "loss": loss, "error": error,
+    return {"split": name, "examples": tally.count, "loss": loss, "error": error,
             "accuracy": 1.0 - error}
 
 
@@ -105,6 +123,104 @@ def evaluate(checkpoint, split: str = "test", data_dir: str | None = None,
     dataset, config = checkpoint_dataset(checkpoint, meta, data_dir)
     data = pipeline.split(dataset, config.data, config.run.seed)[split]
     return evaluate_split(log_proba, preprocess, data, dataset.pixel_max, split)
+
+
+@dataclass(frozen=True, eq=False)  # eq=False: == on arrays has no single truth value
+class EnsembleEvaluation:
+    """evaluate_ensemble's figures: each member's, and those of their averaged probabilities."""
+    split: str
+    examples: int
+    members: list[dict]         # each run's evaluate() figures, its path under "checkpoint"
+    loss: float                 # mean -log(averaged probability of the true class)
+    error: float
+    accuracy: float
+    probabilities: np.ndarray   # (examples, classes) the members' probabilities, averaged
+
+
+@dataclass(frozen=True)
+class Member:
+    """One run of an ensemble, loaded."""
+    checkpoint: str
+    log_proba: object            # preprocessed (N, ...) inputs -> (N, classes) log-probabilities
+    preprocess: Preprocess       # its own, fitted on its own training split
+    config: TrainConfig
+    meta: dict
+
+
+def evaluate_ensemble(checkpoints: Sequence[str | Path], split: str = "test",
+                      data_dir: str | None = None, device: str = "auto",
+                      engine: str | None = None, tta: bool = False,
+                      trust_model_code: bool = False) -> EnsembleEvaluation:
+    """`striate evaluate RUN RUN ...`: the runs' class probabilities averaged on a split.
+    The runs must share the data set, the classes and the split's examples; each applies its
+    own preprocessing to the raw images. The other arguments are evaluate()'s."""
+    if isinstance(checkpoints, (str, Path)) or not checkpoints:
+        raise StriateError("checkpoints must be a list of run directories or checkpoint files")
+    members = [load_member(checkpoint, engine, device, tta, trust_model_code, data_dir)
+               for checkpoint in checkpoints]
+    for member in members[1:]:
+        check_same_identity(members[0], member)
+    dataset, _ = checkpoint_dataset(members[0].checkpoint, members[0].meta, data_dir)
+    data = shared_split(dataset, members, split)
+    tallies, total = [Tally() for _ in members], np.zeros((len(data), dataset.num_classes))
+    for member, tally in zip(members, tallies):
+        for batch, chunk in batched_log_proba(member.log_proba, member.preprocess, data.images,
+                                              dataset.pixel_max):
+            tally.add(chunk, data.labels[batch])
+            total[batch] += np.exp(chunk.astype(np.float64))
+    averaged = total / len(members)                                      # (N, classes)
+    ensemble = Tally()
+    with np.errstate(divide="ignore"):  # a true class every member gives 0: the loss is inf
+        ensemble.add(np.log(averaged), data.labels)
+    result = figures(ensemble, split)
+    return EnsembleEvaluation(split, len(data),
+                              [{"checkpoint": member.checkpoint, **figures(tally, split)}
+                               for member, tally in zip(members, tallies)],
+                              result["loss"], result["error"], result["accuracy"], averaged)
+
+
+def load_member(checkpoint, engine: str | None, device: str, tta: bool, trust_model_code: bool,
+                data_dir: str | None) -> Member:
+    log_proba, meta, preprocess = load_predictor(checkpoint, engine, device, tta,
+                                                 trust_model_code)
+    return Member(str(checkpoint), log_proba, preprocess,
+                  checkpoint_config(checkpoint, meta, data_dir), meta)
+
+
+def data_identity(member: Member) -> dict:
+    """What the runs of an ensemble must share."""
+    identity = {"data set": member.config.data.dataset,
+                "classes": list(member.meta["class_names"]),
+                "image shape": list(member.meta["input_shape"])}
+    if member.config.data.dataset in (FOLDER, NPZ):   # the data set is the files it names
+        identity["data files"] = str(Path(member.config.data.data_dir).resolve())
+    return identity
+
+
+def check_same_identity(first: Member, other: Member) -> None:
+    ours, theirs = data_identity(first), data_identity(other)
+    for name, value in theirs.items():
+        if value != ours[name]:
+            raise StriateError(f"{other.checkpoint} differs from {first.checkpoint} in its "
+                               f"{name}: {value} against {ours[name]}; an ensemble's runs must "
+                               "share their data set and classes")
+
+
+def shared_split(dataset, members: list[Member], split: str) -> Split:
+    """The split as the first run sees it, refused where another run's differs (a validation
+    split carved by another seed or size)."""
+    if split not in pipeline.SPLITS:
+        raise StriateError(f"split must be one of {', '.join(pipeline.SPLITS)}, got {split!r}")
+    first = members[0]
+    data = pipeline.split(dataset, first.config.data, first.config.run.seed)[split]
+    for member in members[1:]:
+        theirs = pipeline.split(dataset, member.config.data, member.config.run.seed)[split]
+        if not (np.array_equal(theirs.labels, data.labels) and
+                np.array_equal(theirs.images, data.images)):
+            raise StriateError(f"{member.checkpoint}'s {split} split holds other images than "
+                               f"{first.checkpoint}'s (another seed or size carved it); "
+                               "evaluate the ensemble on --split test")
+    return data
 
 
 def predict(checkpoint, images: list[str], device: str = "auto", engine: str | None = None,

@@ -9,7 +9,7 @@ import argparse
 import os
 import sys
 
-from striate.cli import inference, info, lr_find, train, tune, viz
+from striate.cli import inference, info, knn, lr_find, train, tune, viz
 from striate.cli.flags import Parser
 from striate.errors import StriateError
 
@@ -18,7 +18,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="striate", description="Deep-learning image classification, the "
                     "tutorials' way, fast.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
-    for module in (train, inference, info, tune, lr_find, viz):  # the order of `striate --help`
+    # The order of `striate --help`.
+    for module in (train, inference, info, tune, lr_find, knn, viz):
         module.add_commands(commands)
     return parser
 
