@@ -1,7 +1,8 @@
 """`striate check`: the sanity checks cs231n teaches to run before training, for either engine.
 
 1. Initial loss: with small random weights a softmax classifier is uniformly unsure, so the loss
-   is ln(num_classes) (an SVM's is num_classes - 1); regularization must raise it.
+   is ln(num_classes); a hinge loss (--loss hinge or squared-hinge, or the svm model) is about
+   num_classes - 1. Regularization must raise it.
 2. Gradient check: on a tiny float64 copy of the model, every parameter's gradient (autograd's,
    or the NumPy layers' backward passes) against centred differences (relative error of each
    parameter's gradient vector).
@@ -31,7 +32,7 @@ from striate.training.learner import Learner, train_minibatches
 
 OVERFIT_EXAMPLES = 50  # a model that cannot memorise this many examples has a bug
 GRADIENT_TOLERANCE = 1e-5   # relative error; ReLU and max kinks make 1e-7 too strict
-INITIAL_LOSS_TOLERANCE = 0.1  # relative distance from ln(num_classes)
+INITIAL_LOSS_TOLERANCE = 0.1  # relative distance from the expected initial loss
 GRADIENT_EXAMPLES = 4
 # Small enough that a numerical gradient of every parameter takes well under a second. The
 # models' own initialisations replace cs231n's weight_scale 1e-3, under which the gradients
@@ -109,13 +110,19 @@ def run_checks(config: TrainConfig, data: RunData) -> list[Check]:
 def initial_loss_checks(config: TrainConfig, data: RunData, sample: Split) -> list[Check]:
     engine, classes = get_engine(config.run.engine), data.dataset.num_classes
     loss, loss_reg, any_weight = engine.initial_losses(config, sample, classes, data.preprocess)
-    if config.model.model == "svm":  # every wrong class violates the margin of 1 by about 1
-        expected, label = classes - 1.0, f"C - 1 = {classes - 1}"
-    else:
-        expected, label = math.log(classes), f"ln({classes}) = {math.log(classes):.4f}"
+    expected, label = expected_initial_loss(config, classes)
     return [Check("initial loss", f"{loss:.4f}", label,
                   abs(loss - expected) < INITIAL_LOSS_TOLERANCE * expected),
             regularization_check(loss, loss_reg, any_weight)]
+
+
+def expected_initial_loss(config: TrainConfig, classes: int) -> tuple[float, str]:
+    """(value, how the report shows it) of the data loss of scores all near 0. Softmax: every
+    class has probability 1/C, so -ln(1/C). Hinge: each of the C - 1 wrong classes violates the
+    margin of 1 by about 1, and squared-hinge squares each 1 + (s_j - s_y), near 1 too."""
+    if config.model.model == "svm" or config.optim.loss in ("hinge", "squared-hinge"):
+        return classes - 1.0, f"C - 1 = {classes - 1}"
+    return math.log(classes), f"ln({classes}) = {math.log(classes):.4f}"
 
 
 def regularization_check(loss: float, loss_reg: float, any_weight: bool) -> Check:
@@ -199,9 +206,9 @@ def training_health(config: TrainConfig, data: RunData, sample: Split) -> list[C
 
 
 def update_ratio_check(name: str, before: np.ndarray, after: np.ndarray) -> Check:
-    """||delta W|| / ||W|| of one step; NaN (a zero or non-finite weight) fails. Judged as
-    shown, to two digits, so that a row never reads 1.0e-01 and fails."""
-    with np.errstate(divide="ignore", invalid="ignore"):
+    """||delta W|| / ||W|| of one step; NaN (a zero, diverged or non-finite weight) fails.
+    Judged as shown, to two digits, so that a row never reads 1.0e-01 and fails."""
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         ratio = np.linalg.norm(after - before) / np.linalg.norm(before)
     shown = f"{ratio:.1e}"
     low, high = UPDATE_RATIO_BAND

@@ -2,7 +2,6 @@
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from striate.checkpoint import check_tensors_match, load_weights, model_input_shape
@@ -15,6 +14,7 @@ from striate.torch.distributed import join
 from striate.torch.hooks import (activations, check_layers,  # noqa: F401 (engine API)
                                   conv_layer_names, feature_maps)
 from striate.torch.learner import TorchLearner, log_proba, penalized, penalty
+from striate.torch.losses import data_loss
 from striate.torch.models import check_model_options, create_model  # noqa: F401 (engine API)
 from striate.training.learner import LayerOutput
 
@@ -87,11 +87,12 @@ def predictor(model: nn.Module):
 
 def initial_losses(config: TrainConfig, sample: Split, num_classes: int,
                    preprocess: Preprocess) -> tuple[float, float, bool]:
-    """(data loss, data loss + sum W^2, whether any weight is non-zero) of the fresh model."""
+    """(data loss (--loss), data loss + sum W^2, whether any weight is non-zero) of the fresh
+    model."""
     model = fresh_model(config, preprocess.output_shape, num_classes)
     with torch.no_grad():
-        loss = F.cross_entropy(model(torch.from_numpy(sample.images)),
-                               torch.from_numpy(sample.labels)).item()
+        loss = data_loss(model(torch.from_numpy(sample.images)),
+                         torch.from_numpy(sample.labels), config.optim.loss).item()
         loss_reg = loss + penalty(model, 0.0, 1.0).item()
     return loss, loss_reg, any(bool(weight.any()) for weight in penalized(model))
 
@@ -99,9 +100,10 @@ def initial_losses(config: TrainConfig, sample: Split, num_classes: int,
 def gradient_problem(config: TrainConfig, sample: Split, num_classes: int,
                      preprocess: Preprocess, options: dict, redraw_zero_weight):
     """(loss, params, grads) of the model with `options` over the configured ones, in float64,
-    on `sample`: loss() -> float of the current params, which are numpy views (nudging one
-    nudges the model), and autograd's gradient of each. redraw_zero_weight(array) gives an
-    all-zero weight small random values, in place, before the gradients are taken."""
+    on `sample`: loss() -> float, the data loss (--loss) of the current params, which are numpy
+    views (nudging one nudges the model), and autograd's gradient of each.
+    redraw_zero_weight(array) gives an all-zero weight small random values, in place, before the
+    gradients are taken."""
     model = fresh_model(config, preprocess.output_shape, num_classes, **options).double()
     x = torch.from_numpy(sample.images).double()                   # (N, C, H, W)
     y = torch.from_numpy(sample.labels)                            # (N,)
@@ -111,7 +113,7 @@ def gradient_problem(config: TrainConfig, sample: Split, num_classes: int,
 
     def loss() -> torch.Tensor:
         torch.manual_seed(config.run.seed)  # the same dropout masks in every call
-        return F.cross_entropy(model(x), y)
+        return data_loss(model(x), y, config.optim.loss)
 
     @torch.no_grad()
     def nudged_loss() -> float:   # the numerical gradient's thousands of evaluations

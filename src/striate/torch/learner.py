@@ -4,11 +4,9 @@ The loop (striate.training.loop) owns epochs, validation, early stopping and sch
 learner owns the mathematics: minibatch gradients, the update rule, penalties and evaluation.
 """
 
-import math
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
@@ -17,8 +15,10 @@ from striate.config import OptimConfig, TrainConfig
 from striate.torch.augment import BatchAugment
 from striate.torch.data import DeviceSplit
 from striate.torch.device import resolve_precision
+from striate.torch.losses import data_loss
 from striate.training.learner import NOT_EVALUATED, Evaluation, Tally
-from striate.training.order import epoch_order
+from striate.training.order import (examples_per_epoch, minibatches_per_epoch,
+                                    training_order)
 from striate.training.world import World
 
 
@@ -42,6 +42,40 @@ def penalty(model: nn.Module, l1: float, l2: float) -> torch.Tensor:
     return total
 
 
+# Layers whose weight holds its output units along axis 1, not torch's usual 0: a transposed
+# convolution's is (in, out, kh, kw).
+TRANSPOSED = (nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
+
+
+def unit_axis(module: nn.Module, weight: nn.Parameter) -> int:
+    """The axis of `weight` along which its layer's output units lie. The tutorials' affine
+    layers (striate.dlt) keep Theano's W (n_in, n_out), whose units are columns."""
+    theano_affine = weight is getattr(module, "W", None) and weight.ndim == 2
+    return 1 if isinstance(module, TRANSPOSED) or theano_affine else 0
+
+
+def units_of_weights(model: nn.Module) -> list[tuple[nn.Parameter, int]]:
+    """(weight, unit axis) for every weight named_weights picks, each once (the tutorials share
+    one W between layers)."""
+    found = {}
+    for module in model.modules():
+        for weight in module.parameters(recurse=False):
+            if weight.ndim > 1 and id(weight) not in found:
+                found[id(weight)] = (weight, unit_axis(module, weight))
+    return list(found.values())
+
+
+@torch.no_grad()
+def constrain_max_norm(units: list[tuple[nn.Parameter, int]], max_norm: float) -> None:
+    """cs231n's max-norm constraint, projected after an update: each unit's incoming weight
+    vector (a row of a Linear weight (out, in), a filter (in, kh, kw) of a convolution's
+    (out, in, kh, kw)) longer than max_norm is scaled back to it; shorter ones are left exactly
+    as they are. Every data-parallel rank holds the same weights after the same step, so every
+    rank projects them identically."""
+    for weight, axis in units:
+        weight.copy_(torch.renorm(weight, p=2, dim=axis, maxnorm=max_norm))
+
+
 def build_optimizer(model: nn.Module, config: OptimConfig) -> torch.optim.Optimizer:
     weights = penalized(model)
     weight_ids = {id(p) for p in weights}
@@ -53,6 +87,9 @@ def build_optimizer(model: nn.Module, config: OptimConfig) -> torch.optim.Optimi
         momentum = 0.0 if c.optimizer == "sgd" else c.momentum
         return torch.optim.SGD(groups, lr=c.lr, momentum=momentum,
                                nesterov=c.optimizer == "nesterov", foreach=True)
+    if c.optimizer == "adagrad":  # cs231n's: cache += dw**2; w -= lr * dw / (sqrt(cache) + eps)
+        return torch.optim.Adagrad(groups, lr=c.lr, eps=c.eps, initial_accumulator_value=0.0,
+                                   foreach=True)
     if c.optimizer == "rmsprop":
         return torch.optim.RMSprop(groups, lr=c.lr, alpha=c.rho, eps=c.eps, foreach=True)
     # Decoupled decay (AdamW) is what "weight decay" should mean with Adam.
@@ -115,6 +152,7 @@ class TorchLearner:
         self.channels_last = config.run.channels_last
         self.seed = config.run.seed
         self.optimizer = build_optimizer(self.model, config.optim)
+        self.units = units_of_weights(self.model)    # what --max-norm bounds
         self.amp_dtype = resolve_precision(config.run.precision, device)
         # fp16's narrow exponent underflows small gradients; scaling the loss keeps them.
         self.scaler = torch.amp.GradScaler(device.type,
@@ -125,11 +163,12 @@ class TorchLearner:
 
     @property
     def batches_per_epoch(self) -> int:
-        return math.ceil(len(self.splits["train"]) / self.config.batch_size)
+        return minibatches_per_epoch(len(self.splits["train"]), self.config.batch_size,
+                                     self.config.minibatch_order)
 
     def start_epoch(self, epoch: int) -> None:
         train = self.splits["train"]
-        order = epoch_order(self.seed, epoch, len(train))
+        order = training_order(self.seed, epoch, len(train), self.config.minibatch_order)
         self.order = torch.from_numpy(order).to(train.labels.device)
         self.augment.start_epoch(epoch)
         self.loss_sum = torch.zeros((), device=train.labels.device)
@@ -137,8 +176,9 @@ class TorchLearner:
         self.network.train()
 
     def train_step(self, batch: int, lr: float) -> torch.Tensor:
-        """One update on minibatch `batch` of the epoch's order; returns its mean NLL as a 0-d
-        device tensor (the loop never reads it: that would stall a GPU every step)."""
+        """One update on minibatch `batch` of the epoch's order; returns its mean data loss
+        (--loss) as a 0-d device tensor (the loop never reads it: that would stall a GPU every
+        step)."""
         train, size = self.splits["train"], self.config.batch_size
         index = self.order[batch * size:(batch + 1) * size]        # (B,) the whole minibatch
         mine = slice(*self.world.bounds(len(index)))                # this rank's share of it
@@ -152,27 +192,31 @@ class TorchLearner:
         with torch.autocast(images.device.type, dtype=self.amp_dtype,
                             enabled=self.amp_dtype is not None):
             logits = self.network(images)                               # (b, classes)
-            nll = F.cross_entropy(logits.float(), labels,
-                                  label_smoothing=self.augment_config.label_smoothing)
+            loss = data_loss(logits.float(), labels, self.config.loss,
+                             self.augment_config.label_smoothing)
         # DDP averages the ranks' gradients; weighting each rank's mean by its share b/B times
         # the number of ranks makes that the gradient of the whole minibatch's mean, however
         # unevenly B was split (the weight is exactly 1 in one process).
         share = len(labels) * self.world.size / len(index)
-        cost = nll * share + penalty(self.model, self.config.l1, self.config.l2)
+        cost = loss * share + penalty(self.model, self.config.l1, self.config.l2)
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(cost).backward()
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         self.scaler.step(self.optimizer)
         self.scaler.update()
+        if self.config.max_norm is not None:   # on the fp32 weights, outside autocast
+            constrain_max_norm(self.units, self.config.max_norm)
         # Accumulated on the device: reading them every step would stall a GPU.
-        self.loss_sum += nll.detach() * len(labels)
+        self.loss_sum += loss.detach() * len(labels)
         self.wrong += (logits.detach().argmax(1) != labels).sum()
-        return nll.detach()
+        return loss.detach()
 
     def end_epoch(self) -> tuple[float, float]:
-        """Mean training NLL and error over the epoch's minibatches (as they were trained on)."""
-        n = len(self.splits["train"])
+        """Mean training loss (--loss) and error over the epoch's minibatches (as they were
+        trained on)."""
+        n = examples_per_epoch(len(self.splits["train"]), self.config.batch_size,
+                               self.config.minibatch_order)
         self.world.sum_(self.loss_sum, self.wrong)
         return self.loss_sum.item() / n, self.wrong.item() / n
 
@@ -200,6 +244,9 @@ class TorchLearner:
 
     def best_weights(self) -> dict[str, np.ndarray]:
         return {name: value.cpu().numpy() for name, value in self.best_state.items()}
+
+    def current_weights(self) -> dict[str, np.ndarray]:
+        return {name: value.cpu().numpy() for name, value in self.copy_state().items()}
 
     def state_dict(self) -> dict:
         """Numpy arrays where torch has tensors (the RNG states are uint8 tensors): the state
