@@ -1,4 +1,5 @@
 import math
+import re
 
 import pytest
 
@@ -53,3 +54,31 @@ def test_plateau_halves_until_eta0_over_1024_then_stops():
     copy = Schedule(ScheduleConfig(schedule="plateau"), 1.0, 100, 10)
     copy.load_state_dict(schedule.state_dict())
     assert copy.lr(0) == schedule.lr(0)
+
+
+def test_plateau_waits_n_flat_epochs_then_multiplies_by_the_factor():
+    # The tutorials' form: "divide by 10 after 3 epochs without improvement".
+    schedule = Schedule(ScheduleConfig(schedule="plateau", plateau_factor=0.1, plateau_epochs=3),
+                        1.0, 100, 10)
+    outcomes = [False, False, True, False, False, False, False]
+    rates = []
+    for improved in outcomes:
+        schedule.end_epoch(improved)
+        rates.append(schedule.lr(0))
+    # flat, flat, new best (count restarts), flat x3 -> x0.1, then the new rate's own count
+    assert rates == pytest.approx([1.0, 1.0, 1.0, 1.0, 1.0, 0.1, 0.1])
+    resumed = Schedule(ScheduleConfig(schedule="plateau", plateau_factor=0.1, plateau_epochs=3),
+                       1.0, 100, 10)
+    resumed.load_state_dict(schedule.state_dict())
+    assert [resumed.end_epoch(False), resumed.lr(0)] == [False, pytest.approx(0.1)]
+    assert [resumed.end_epoch(False), resumed.lr(0)] == [False, pytest.approx(0.01)]
+
+
+@pytest.mark.parametrize("flags, message", [
+    ({"plateau_factor": 1.0}, "--plateau-factor must be in (0, 1)"),
+    ({"plateau_factor": 0.0}, "--plateau-factor must be in (0, 1)"),
+    ({"plateau_epochs": 0}, "--plateau-epochs must be a positive number")])
+def test_plateau_settings_are_checked(flags, message):
+    from striate.errors import StriateError
+    with pytest.raises(StriateError, match=re.escape(message)):
+        ScheduleConfig(schedule="plateau", **flags).check()

@@ -56,3 +56,30 @@ def test_both_engines_measure_the_same_training_error_and_loss(tmp_path):
         csv_column(numpy_run, "train_loss"), rel=1e-5)
     assert csv_column(torch_run, "valid_error") == csv_column(numpy_run, "valid_error")
     assert csv_column(torch_run, "train_error")[0] == pytest.approx(0.2257, abs=1e-4)
+
+
+@pytest.mark.parametrize("engine", ["torch", "numpy"])
+def test_save_every_keeps_each_nth_epochs_weights_as_a_checkpoint(tmp_path, engine):
+    import json
+
+    import numpy as np
+
+    from striate.checkpoint import load_weights
+
+    def snapshots(every: int) -> tuple:
+        run = train_run(*SGD, "--engine", engine, "--model", "mlp", "--epochs", "4",
+                        "--early-stopping", "none", "--save-every", every,
+                        "--out-dir", tmp_path / str(every))
+        return run, {path.name: load_weights(path)[0] for path in (run / "epochs").iterdir()}
+
+    assert sorted(snapshots(2)[1]) == ["epoch-0002.safetensors", "epoch-0004.safetensors"]
+    run, every_epoch = snapshots(1)
+    assert len(every_epoch) == 4
+    # The best epoch's snapshot is the run's model, array for array, preprocessing included;
+    # each snapshot holds its own epoch's weights, which training moved in between.
+    best = json.loads((run / "metrics.json").read_text())["best_epoch"]
+    model = load_weights(run / "model.safetensors")[0]
+    for name, weights in every_epoch.items():
+        assert weights.keys() == model.keys()
+        same = all(np.array_equal(weights[key], model[key]) for key in model)
+        assert same == (name == f"epoch-{best:04d}.safetensors"), name

@@ -106,3 +106,13 @@ def test_too_few_iterations_still_validate_once_at_the_last_one():
     learner, state = run_loop([0.3], patience=2, validation_frequency=5, epochs=3)
     assert state.stopped_by == "patience" and learner.steps == 3
     assert state.best["iteration"] == 3 and state.best["valid_error"] == 0.3
+
+
+def test_validating_less_often_than_patience_allows_is_refused():
+    # The tutorials' rule would stop before its first validation: nothing to keep or report.
+    from striate.errors import StriateError
+    StopConfig(patience=100, validation_frequency=100).check()
+    StopConfig(early_stopping="epochs", patience=100, validation_frequency=500).check()
+    with pytest.raises(StriateError, match="--validation-frequency 500 is longer than "
+                                           "--patience 100"):
+        StopConfig(patience=100, validation_frequency=500).check()

@@ -29,7 +29,8 @@ def option(default, help: str, choices: tuple | None = None, **kwargs):
     return field(default=default, metadata=metadata, **kwargs)
 
 
-PREPROCESSING = ("none", "standardize", "mean-image", "per-feature", "pca", "pca-whiten", "zca")
+VALID_SPLITS = ("random", "last")
+PREPROCESSING = ("none", "scalar-mean", "standardize", "mean-image", "per-feature", "pca", "pca-whiten", "zca")
 
 
 @dataclass
@@ -41,6 +42,10 @@ class DataConfig:
                                         "the image folder itself; for npz, the .npz file")
     valid_size: int | None = option(None, "validation examples carved from training "
                                           "(default: the data set's own, e.g. 10000 for MNIST)")
+    valid_split: str = option("random", "which training examples validate: random (drawn by "
+                                        "--seed) or last (the last --valid-size, as the "
+                                        "tutorials' mnist.pkl.gz holds out MNIST's last 10,000)",
+                              choices=VALID_SPLITS)
     download: bool = option(True, "download missing files (checked by their digests)")
     folds: int | None = option(None, "k-fold cross-validation: split the labelled non-test "
                                      "examples into k stratified folds (by --seed) and "
@@ -48,7 +53,8 @@ class DataConfig:
     fold: int = option(1, "with --folds k: the fold (1..k) held out for validation")
     preprocess: str = option("standardize", "input transform fitted on the training split: "
                                             "standardize (per channel), none ([0, 1] pixels, "
-                                            "the Deep Learning Tutorials'), mean-image, "
+                                            "the Deep Learning Tutorials'), scalar-mean "
+                                            "(X -= np.mean(X), one number), mean-image, "
                                             "per-feature, pca, pca-whiten, zca",
                              choices=PREPROCESSING)
     pca_components: int | None = option(None, "pca/pca-whiten: principal components kept "
@@ -73,9 +79,9 @@ class DataConfig:
         if self.folds is not None:
             if self.folds < 2:
                 raise bad_setting("--folds", "at least 2", self.folds)
-            if self.valid_size is not None:
+            if self.valid_size is not None or self.valid_split != "random":
                 raise StriateError("--folds chooses the validation examples itself; drop "
-                                   "--valid-size")
+                                   "--valid-size and --valid-split")
         if not 1 <= self.fold <= (self.folds or 1):
             raise bad_setting("--fold", f"between 1 and --folds ({self.folds or 1})", self.fold)
 
@@ -116,7 +122,9 @@ class ModelConfig:
 ENGINE_ARGUMENTS = {"name", "input_shape", "num_classes", "trusted", "dtype", "seed", "reg"}
 
 
-OPTIMIZERS = ("sgd", "momentum", "nesterov", "rmsprop", "adam")
+OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam")
+MINIBATCH_ORDERS = ("shuffle", "sequential")
+LOSSES = ("cross-entropy", "hinge", "squared-hinge")
 
 
 @dataclass
@@ -125,20 +133,32 @@ class OptimConfig:
     lr: float = option(0.05, "learning rate (eta0 of the schedule)")
     batch_size: int | None = option(None, "minibatch size; 1 is pure stochastic gradient "
                                           "descent (default: 128; 64 for digits)")
+    minibatch_order: str = option("shuffle", "shuffle: a new order every epoch (by --seed); "
+                                             "sequential: the stored order every epoch, the "
+                                             "last partial minibatch dropped (the Deep Learning "
+                                             "Tutorials')", choices=MINIBATCH_ORDERS)
     momentum: float = option(0.9, "momentum for momentum/nesterov")
     beta1: float = option(0.9, "Adam's first-moment decay")
     beta2: float = option(0.999, "Adam's second-moment decay")
     rho: float = option(0.99, "RMSprop's squared-gradient decay")
-    eps: float = option(1e-8, "RMSprop/Adam denominator epsilon")
+    eps: float = option(1e-8, "Adagrad/RMSprop/Adam denominator epsilon")
     l1: float = option(0.0, "lambda_1: L1 penalty on weights (not biases), added to the cost")
-    l2: float = option(0.0, "lambda_2: L2 penalty sum(W**2) on weights, added to the cost")
+    l2: float = option(0.0, "lambda_2: L2 penalty sum(W**2) on weights, added to the cost "
+                            "(cs231n's reg is 2 * lambda_2: it adds 0.5 * reg * sum(W**2))")
     weight_decay: float = option(5e-4, "weight decay inside the update rule, on weights only "
                                        "(AdamW-style for adam); 0 turns it off")
+    max_norm: float | None = option(None, "max-norm constraint: after each update, rescale each "
+                                          "unit's incoming weight vector to L2 norm at most "
+                                          "this (cs231n: 3 or 4)")
+    loss: str = option("cross-entropy", "training loss on the class scores: cross-entropy "
+                                        "(softmax), hinge (multiclass SVM, margin 1, as cs231n) "
+                                        "or squared-hinge", choices=LOSSES)
 
     def check(self) -> None:
         positive(self.lr, "--lr")
         positive(self.batch_size, "--batch-size")
         positive(self.eps, "--eps")
+        positive(self.max_norm, "--max-norm")
         for name in ("momentum", "beta1", "beta2", "rho"):
             value = getattr(self, name)
             if not 0 <= value < 1:
@@ -158,6 +178,10 @@ class ScheduleConfig:
                                    "step: the factor applied every --step-epochs")
     inverse_time_decay: float = option(0.1, "inverse-time: lr = eta0 / (1 + d * epoch)")
     step_epochs: int = option(10, "step: epochs between decays")
+    plateau_factor: float = option(0.5, "plateau: multiply lr by this (the tutorials' 1/2 or "
+                                        "1/10) after --plateau-epochs without improvement")
+    plateau_epochs: int = option(1, "plateau: validated epochs without a new best before lr "
+                                    "drops")
     min_lr_ratio: float = option(1 / 1024, "plateau: stop once lr falls below eta0 * this")
     warmup_epochs: int = option(0, "epochs of linear warm-up before the schedule")
 
@@ -165,6 +189,9 @@ class ScheduleConfig:
         if not 0 < self.lr_decay <= 1:
             raise bad_setting("--lr-decay", "in (0, 1]", self.lr_decay)
         positive(self.step_epochs, "--step-epochs")
+        positive(self.plateau_epochs, "--plateau-epochs")
+        if not 0 < self.plateau_factor < 1:
+            raise bad_setting("--plateau-factor", "in (0, 1)", self.plateau_factor)
         positive(self.min_lr_ratio, "--min-lr-ratio")
         for name in ("inverse_time_decay", "warmup_epochs"):
             if getattr(self, name) < 0:
@@ -196,6 +223,12 @@ class StopConfig:
         positive(self.stop_epochs, "--stop-epochs")
         if self.validation_frequency is not None:
             positive(self.validation_frequency, "--validation-frequency")
+            if self.early_stopping == "patience" and self.validation_frequency > self.patience:
+                # The rule would stop before the first validation: no best weights, no figures.
+                raise StriateError(f"--validation-frequency {self.validation_frequency} is "
+                                   f"longer than --patience {self.patience}: training would stop "
+                                   "before validating once; validate more often or raise "
+                                   "--patience")
         if self.patience_increase < 1:
             raise bad_setting("--patience-increase", ">= 1", self.patience_increase)
         if not 0 < self.improvement_threshold <= 1:
@@ -262,6 +295,9 @@ class RunConfig:
                                     "hardware has it natively, else fp16 on CUDA, else fp32. "
                                     "Weights, optimizer "
                                     "and evaluation stay fp32", choices=PRECISIONS)
+    save_every: int = option(0, "also keep the weights of every Nth epoch as "
+                                "RUN/epochs/epoch-NNNN.safetensors (for later visualisation); "
+                                "0 keeps only the best and the state to resume from")
     channels_last: bool = option(True, "NHWC memory layout for convolutions: on this "
                                        "project's 2-core CPU, 1.4x faster for LeNet and 2.5x "
                                        "for ResNet; --no-channels-last for NCHW")
@@ -276,6 +312,8 @@ class RunConfig:
             raise bad_setting("--seed", "in [0, 2**32)", self.seed)
         check_device(self.device)
         check_run_name(self.name)
+        if self.save_every < 0:
+            raise bad_setting("--save-every", ">= 0", self.save_every)
         if not 1 <= self.nproc <= MAX_NPROC:
             raise bad_setting("--nproc", f"a number of processes from 1 to {MAX_NPROC}",
                               self.nproc)
@@ -331,6 +369,11 @@ class TrainConfig:
                 section.check()
         if self.augment.flip or self.augment.tta:
             check_mirrorable(self.data.dataset, "--flip and --tta")
+        if self.optim.loss != "cross-entropy" and self.augment.label_smoothing:
+            # label smoothing softens the softmax's one-hot targets; a hinge has none
+            raise StriateError(f"--label-smoothing smooths cross-entropy's targets, and --loss "
+                               f"{self.optim.loss} has none; drop --label-smoothing or use "
+                               "--loss cross-entropy")
         if self.run.nproc > 1 and self.run.engine != "torch":
             raise StriateError("--nproc trains data-parallel on the torch engine; drop --nproc "
                                "or use --engine torch")

@@ -14,7 +14,7 @@ from striate.files import atomic_write_text
 from striate.recipes import RECIPES, get_recipe, recipe_config
 
 COLUMNS = ("recipe", "published (tutorial's data)", "measured by striate", "data",
-           "epochs", "wall time")
+           "epochs (iterations)", "best at iteration", "wall time")
 
 
 def run_recipe(name: str, dataset: str, data_dir: str | None, quick: bool, out_dir: Path,
@@ -40,6 +40,8 @@ def run_recipe(name: str, dataset: str, data_dir: str | None, quick: bool, out_d
     return {**row, "status": "measured", "run": str(run.path),
             "test_accuracy": metrics["test_accuracy"],
             "valid_accuracy": metrics["best_valid_accuracy"], "epochs": metrics["epochs"],
+            "iterations": metrics["iterations"], "best_iteration": metrics["best_iteration"],
+            "stopped_by": metrics["stopped_by"],
             "wall_time_s": round(time.perf_counter() - started, 1)}
 
 
@@ -56,7 +58,10 @@ def table(rows: list[dict]) -> str:
     for row in rows:
         measured = row["status"] == "measured"
         cells = (row["recipe"], row["published"] or "(striate's own recipe)", measured_text(row),
-                 row["dataset"], str(row["epochs"]) if measured else "-",
+                 row["dataset"],
+                 f"{row['epochs']} ({row['iterations']:,}, {row['stopped_by']})" if measured
+                 else "-",
+                 f"{row['best_iteration']:,}" if measured else "-",
                  f"{row['wall_time_s']:.1f} s" if measured else "-")
         lines.append("| " + " | ".join(cell.replace("|", "/") for cell in cells) + " |")
     return "\n".join(lines)

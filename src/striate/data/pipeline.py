@@ -32,7 +32,8 @@ def split(dataset: Dataset, config: DataConfig, seed: int) -> dict[str, Split]:
     if dataset.valid is not None and config.valid_size is None:
         return {"train": dataset.train, "valid": dataset.valid, "test": dataset.test}
     valid_size = config.valid_size or dataset.default_valid_size
-    train, valid = split_validation(dataset.train, valid_size, seed)
+    train, valid = split_validation(dataset.train, valid_size, seed,
+                                    last=config.valid_split == "last")
     return {"train": train, "valid": valid, "test": dataset.test}
 
 

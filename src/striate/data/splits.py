@@ -21,8 +21,10 @@ HOLDOUT_SEED = 0
 HOLDOUT_FRACTION = 0.2
 
 
-def split_validation(train: Split, valid_size: int, seed: int) -> tuple[Split, Split]:
-    """(train, valid): `valid_size` examples drawn at random by `seed` become the validation set.
+def split_validation(train: Split, valid_size: int, seed: int,
+                     last: bool = False) -> tuple[Split, Split]:
+    """(train, valid): `valid_size` examples drawn at random by `seed` become the validation set,
+    or with `last` the final `valid_size` examples (mnist.pkl.gz's split of MNIST, seed unused).
 
     The same seed always picks the same examples. Both parts keep the original order of the
     examples, so the split is a pure selection and the data are not shuffled as a side effect.
@@ -30,6 +32,9 @@ def split_validation(train: Split, valid_size: int, seed: int) -> tuple[Split, S
     if not 1 <= valid_size < len(train):
         raise StriateError(f"validation size {valid_size} does not fit a training split of "
                            f"{len(train)} examples; choose a size from 1 to {len(train) - 1}")
+    if last:
+        return take(train, np.arange(len(train) - valid_size)), take(
+            train, np.arange(len(train) - valid_size, len(train)))
     order = np.random.default_rng(seed).permutation(len(train))
     valid_indices, train_indices = np.sort(order[:valid_size]), np.sort(order[valid_size:])
     return take(train, train_indices), take(train, valid_indices)

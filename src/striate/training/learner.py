@@ -57,6 +57,9 @@ class Learner(Protocol):
 
     def best_weights(self) -> dict[str, np.ndarray]: ...
 
+    def current_weights(self) -> dict[str, np.ndarray]:
+        """What best_weights holds (the checkpoint's arrays), of the weights as they are now."""
+
     def state_dict(self) -> dict:
         """Everything a resumed run needs, as nested dicts, lists and tuples of numbers, strings
         and numpy arrays (no tensors): striate.checkpoint.save_state writes it."""

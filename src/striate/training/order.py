@@ -1,6 +1,28 @@
 """The order in which an epoch visits the training examples, shared by both engines."""
 
+import math
+
 import numpy as np
+
+
+def minibatches_per_epoch(n: int, batch_size: int, order: str) -> int:
+    """shuffle: every example once, the last minibatch possibly smaller; sequential: the Deep
+    Learning Tutorials' n // batch_size full minibatches (at least one), the rest never seen."""
+    if order == "sequential":
+        return max(1, n // batch_size)
+    return math.ceil(n / batch_size)
+
+
+def examples_per_epoch(n: int, batch_size: int, order: str) -> int:
+    return min(n, minibatches_per_epoch(n, batch_size, order) * batch_size)
+
+
+def training_order(seed: int, epoch: int, n: int, order: str) -> np.ndarray:
+    """(n,) int64 indices: the stored order every epoch (sequential, the tutorials' fixed
+    minibatches) or a fresh permutation per epoch (shuffle)."""
+    if order == "sequential":
+        return np.arange(n, dtype=np.int64)
+    return epoch_order(seed, epoch, n)
 
 
 def epoch_order(seed: int, epoch: int, n: int) -> np.ndarray:

@@ -16,7 +16,8 @@ class Schedule:
         self.eta0 = eta0
         self.epochs = epochs
         self.batches_per_epoch = batches_per_epoch
-        self.plateau_scale = 1.0  # the plateau rule's running product of halvings
+        self.plateau_scale = 1.0  # the plateau rule's running product of --plateau-factor
+        self.flat_epochs = 0      # validated epochs since the last new best
 
     def lr(self, progress: float) -> float:
         c = self.config
@@ -39,14 +40,21 @@ class Schedule:
         return rate
 
     def end_epoch(self, improved: bool) -> bool:
-        """Tell the schedule whether validation improved this epoch; True means "stop training"."""
-        if self.config.schedule != "plateau" or improved:
+        """Tell the schedule whether validation improved this (validated) epoch; True means
+        "stop training": the plateau rule has cut the rate below --min-lr-ratio."""
+        if self.config.schedule != "plateau":
             return False
-        self.plateau_scale *= 0.5
+        self.flat_epochs = 0 if improved else self.flat_epochs + 1
+        if self.flat_epochs < self.config.plateau_epochs:
+            return False
+        self.plateau_scale *= self.config.plateau_factor
+        self.flat_epochs = 0  # the lowered rate gets its own n epochs to find a new best
         return self.plateau_scale < self.config.min_lr_ratio
 
     def state_dict(self) -> dict:
-        return {"plateau_scale": self.plateau_scale}
+        return {"plateau_scale": self.plateau_scale, "flat_epochs": self.flat_epochs}
 
     def load_state_dict(self, state: dict) -> None:
         self.plateau_scale = float(state["plateau_scale"])
+        # a run saved before --plateau-epochs existed cut the rate after every flat epoch
+        self.flat_epochs = int(state.get("flat_epochs", 0))

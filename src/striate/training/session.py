@@ -74,6 +74,13 @@ def train(config: TrainConfig, resume: RunDir | None = None, show_progress: bool
     return Outcome(run, final_metrics(state), state.history, learner, data)
 
 
+SNAPSHOTS = "epochs"  # --save-every's folder in the run directory
+
+
+def snapshot_name(epoch: int) -> str:
+    return f"epoch-{epoch:04d}.safetensors"
+
+
 def describe_splits(data: RunData) -> str:
     return "/".join(str(len(data.splits[name])) for name in ("train", "valid", "test"))
 
@@ -96,6 +103,12 @@ def train_written(loop: Loop, run: RunDir, data: RunData, on_epoch) -> LoopState
     def save_best() -> None:
         save_weights(run / WEIGHTS_FILE, {**learner.best_weights(), **preprocess_tensors}, meta)
 
+    def save_snapshot(epoch: int) -> None:
+        """--save-every: this epoch's weights, a checkpoint of their own (plot, evaluate)."""
+        (run / SNAPSHOTS).mkdir(exist_ok=True)
+        save_weights(run / SNAPSHOTS / snapshot_name(epoch),
+                     {**learner.current_weights(), **preprocess_tensors}, meta)
+
     tensorboard = TensorBoardLog(run.path) if config.run.tensorboard else None
 
     def save_checkpoint(loop: Loop, improved: bool) -> bool:
@@ -103,6 +116,8 @@ def train_written(loop: Loop, run: RunDir, data: RunData, on_epoch) -> LoopState
         # from the previous epoch, which rewrites the other two files with the same contents.
         if improved:
             save_best()
+        if config.run.save_every and loop.state.epoch % config.run.save_every == 0:
+            save_snapshot(loop.state.epoch)
         run.write_history(loop.state.history)
         save_state(run / TRAIN_STATE, loop.state_dict())
         if tensorboard:
@@ -193,8 +208,11 @@ def final_metrics(state) -> dict:
     config give the same file."""
     best = state.best
     divergence = {"divergence": state.divergence} if state.divergence else {}
+    # cs231n's grids set training beside validation accuracy: the gap is the overfitting.
+    train_error = next((row["train_error"] for row in state.history
+                        if row["epoch"] == best["epoch"]), None)
     return {"best_valid_error": best["valid_error"], "best_valid_loss": best["valid_loss"],
-            "best_valid_accuracy": 1.0 - best["valid_error"],
+            "best_valid_accuracy": 1.0 - best["valid_error"], "best_train_error": train_error,
             "test_error": best["test_error"], "test_loss": best["test_loss"],
             "test_accuracy": 1.0 - best["test_error"], "best_epoch": best["epoch"],
             "best_iteration": best["iteration"], "epochs": state.epoch,

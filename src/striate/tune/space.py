@@ -26,7 +26,7 @@ from striate.errors import StriateError
 
 # Options that decide what is measured or where results go: varying them would compare trials
 # on different validation sets, or scatter a study's runs.
-NOT_SEARCHABLE = ("dataset", "data_dir", "download", "valid_size", "folds", "fold", "seed",
+NOT_SEARCHABLE = ("dataset", "data_dir", "download", "valid_size", "valid_split", "folds", "fold", "seed",
                   "out_dir", "name", "progress", "device", "model_args")
 MODEL_ARG = "model_args."
 RANGES = {"uniform": (float, False), "loguniform": (float, True), "int": (int, False),
