@@ -65,12 +65,17 @@ def test_cv_reports_mean_and_std_of_its_fold_runs(cli, tmp_path):
         assert f"fold {fold}/3: validation accuracy {1 - error:.2%}" in result.out
     rows = list(csv.DictReader((directory / "cv.csv").open()))
     assert [float(row["valid_error"]) for row in rows] == errors
+    train = [json.loads((directory / f"fold-{fold}" / "metrics.json").read_text())
+             ["best_train_error"] for fold in (1, 2, 3)]
+    assert [float(row["train_accuracy"]) for row in rows] == [1 - e for e in train]
+    assert f"training accuracy {1 - train[0]:.2%}) in" in result.out
     study = json.loads((directory / "study.json").read_text())
     assert study["folds"] == 3 and study["params"] == [] and len(study["trials"]) == 1
     trial = study["trials"][0]
     assert trial["state"] == "COMPLETE" and trial["fold_valid_errors"] == errors
     assert trial["valid_error"] == pytest.approx(mean) == study["best"]["valid_error"]
     assert trial["runs"] == ["fold-1", "fold-2", "fold-3"]
+    assert trial["train_error"] == pytest.approx(np.mean(train))
     assert all((directory / run / "model.safetensors").is_file() for run in trial["runs"])
 
 

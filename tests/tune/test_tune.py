@@ -56,9 +56,13 @@ def test_the_best_trial_is_the_best_of_the_trials_run(cli, tmp_path, strategy):
     directory = tmp_path / "tune-logreg-digits"
     assert (study["strategy"], study["params"], len(study["trials"])) == (
         strategy, ["lr", "weight_decay"], 3)
-    for trial in study["trials"]:  # each trial's figure is its run's own
+    for trial in study["trials"]:  # each trial's figures are its run's own
         metrics = json.loads((directory / trial["runs"][0] / "metrics.json").read_text())
+        history = list(csv.DictReader((directory / trial["runs"][0] / "metrics.csv").open()))
         assert trial["valid_error"] == metrics["best_valid_error"]
+        # training error beside validation error, as cs231n's grid prints them: the best epoch's
+        assert trial["train_error"] == metrics["best_train_error"] == float(
+            history[metrics["best_epoch"] - 1]["train_error"])
     best = min(study["trials"], key=lambda t: t["valid_error"])
     assert study["best"]["valid_error"] == best["valid_error"]
     assert study["best"]["params"] == best["params"]
@@ -66,8 +70,10 @@ def test_the_best_trial_is_the_best_of_the_trials_run(cli, tmp_path, strategy):
     assert (config.optim.lr, config.optim.weight_decay) == (best["params"]["lr"],
                                                              best["params"]["weight_decay"])
     rows = list(csv.DictReader((directory / "trials.csv").open()))
-    assert list(rows[0]) == ["trial", "state", "valid_error", "valid_error_std", "duration_s",
-                             "run", "lr", "weight_decay"]
+    assert list(rows[0]) == ["trial", "state", "train_error", "valid_error", "valid_error_std",
+                             "duration_s", "run", "lr", "weight_decay"]
+    assert [float(row["train_error"]) for row in rows] == [t["train_error"]
+                                                           for t in study["trials"]]
     assert [float(row["valid_error"]) for row in rows] == [t["valid_error"]
                                                            for t in study["trials"]]
     assert f"best: trial {study['best']['trial']}, validation error" in result.out
@@ -103,6 +109,9 @@ def test_with_folds_the_objective_is_the_cv_mean(cli, tmp_path):
                   for run in trial["runs"]]
         assert trial["fold_valid_errors"] == errors
         assert trial["valid_error"] == pytest.approx(sum(errors) / 3)
+        train = [json.loads((directory / run / "metrics.json").read_text())["best_train_error"]
+                 for run in trial["runs"]]
+        assert trial["train_error"] == pytest.approx(sum(train) / 3)
     rows = list(csv.DictReader((directory / "trials.csv").open()))
     # the sample standard deviation (ddof=1: k folds are a sample of the possible splits)
     assert [float(row["valid_error_std"]) for row in rows] == pytest.approx(

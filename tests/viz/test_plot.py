@@ -15,8 +15,9 @@ from helpers import train_run, tree_snapshot
 from striate.inference import evaluate
 from striate.torch.hooks import feature_maps
 from striate.viz.plots import PlotOptions, Subject
-from striate.viz.study import cross_validation_figure, heatmap_figure, read_study
-from striate.viz.weights import layer_filters, random_filter_responses
+from striate.viz.study import (cross_validation_figure, fold_curves_figure, heatmap_figure,
+                               read_study)
+from striate.viz.weights import layer_filters, max_pool_2x2, random_filter_responses
 
 RUN_PLOTS = {"loss", "error", "lr", "filters", "features-features.conv1.conv",
              "features-features.conv2.conv", "confusion", "wrong"}
@@ -32,8 +33,9 @@ def assert_pictures(paths, names):
 
 
 def written(result):
+    """The PNG files a plot command names, one per line (other lines say something else)."""
     assert result.code == 0, result.err
-    return [Path(line) for line in result.out.splitlines()]
+    return [Path(line) for line in result.out.splitlines() if line.endswith(".png")]
 
 
 def test_every_run_plot_is_drawn_by_default(cli, lenet_run, tmp_path):
@@ -154,6 +156,19 @@ def test_random_filters_respond_to_edges_only(cli, tmp_path):
                                 "--out", tmp_path)), {"random-filters"})
 
 
+def test_random_filters_print_the_tutorials_shapes_and_pool(cli, tmp_path):
+    # The tutorials' photo is 639 rows by 516 columns: (1, 3, 639, 516) as a minibatch.
+    photo = np.random.default_rng(0).integers(0, 256, (639, 516, 3), dtype=np.uint8)
+    Image.fromarray(photo).save(tmp_path / "wolf.png")
+    result = cli("plot", "--random-filters", "--image", tmp_path / "wolf.png", "--out", tmp_path)
+    assert result.out.splitlines()[:2] == ["convolution output: (1, 2, 631, 508)",
+                                           "max-pooled output: (1, 2, 315, 254)"]
+    maps = np.random.default_rng(1).random((2, 5, 7))
+    pooled = max_pool_2x2(maps)
+    assert pooled.shape == (2, 2, 3)
+    assert pooled[1, 1, 2] == maps[1, 2:4, 4:6].max()  # the last row and column are dropped
+
+
 def test_random_filters_default_to_a_photo(cli, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert_pictures(written(cli("plot", "--random-filters")), {"random-filters"})
@@ -171,6 +186,23 @@ def test_study_plots(cli, grid_study, tmp_path):
     assert folds == [3] * 6
     heatmap = heatmap_figure(study, "weight_decay", "lr").axes[0]
     assert (heatmap.get_xscale(), heatmap.get_yscale()) == ("linear", "log")  # 0 is not log
+
+
+def test_a_cv_directory_plots_its_folds(cli, tmp_path):
+    assert cli("cv", "--dataset", "digits", "--model", "logreg", "--epochs", "2", "--folds", "3",
+               "--out-dir", tmp_path, "--name", "cv", "--progress", "off").code == 0
+    directory = tmp_path / "cv-cv"
+    assert_pictures(written(cli("plot", directory, "--out", tmp_path / "plots")), {"cv", "folds"})
+    study = read_study(directory)
+    axes = cross_validation_figure(study, None).axes[0]
+    [scatter] = [c for c in axes.collections if isinstance(c, PathCollection)]
+    accuracies = 1 - np.asarray(study["trials"][0]["fold_valid_errors"])
+    np.testing.assert_allclose(np.sort(scatter.get_offsets()[:, 1]), np.sort(accuracies))
+    [label] = [label.get_text() for label in axes.get_xticklabels()]
+    assert label == "cv-cv"
+    # two curves (validation, training) per fold, each as long as the fold's epochs
+    curves = fold_curves_figure(directory, study).axes[0].get_lines()
+    assert [len(line.get_xdata()) for line in curves] == [2] * 6
 
 
 def test_study_of_one_parameter_draws_cross_validation_only(cli, make_study, tmp_path):

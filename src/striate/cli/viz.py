@@ -9,7 +9,7 @@ from striate.config import check_device
 from striate.errors import StriateError
 
 TUTORIAL_SEED = 23455  # the seed of the Deep Learning Tutorials' numpy.random.RandomState
-PLOT_NAMES = "loss, error, lr, filters, features, confusion, wrong, cv, heatmap"
+PLOT_NAMES = "loss, error, lr, filters, features, confusion, wrong, cv, folds, heatmap"
 
 
 class DefaultsHelp(argparse.ArgumentDefaultsHelpFormatter):
@@ -45,12 +45,14 @@ def cmd_plot(args) -> None:
 def random_filters(args) -> list[Path]:
     from striate.viz.figures import png_bytes
     from striate.viz.plots import write_pngs
-    from striate.viz.weights import random_filters_figure
+    from striate.viz.weights import random_filter_demo, random_filters_figure
 
     if args.run is not None or args.what is not None:
         raise StriateError("--random-filters draws on a photo, not on a run; drop RUN and --what "
                            "(or drop --random-filters)")
-    png = png_bytes(random_filters_figure(args.image, args.seed))
+    demo = random_filter_demo(args.image, args.seed)
+    print("\n".join(demo.shapes()))
+    png = png_bytes(random_filters_figure(demo))
     return write_pngs({"random-filters": png}, Path(args.out or "plots"))
 
 

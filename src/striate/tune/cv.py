@@ -19,7 +19,7 @@ from striate.runs import RunDir
 from striate.tune.results import mean_and_std, write_csv, write_study_json
 
 CV_CSV = "cv.csv"
-CV_COLUMNS = ["fold", "valid_error", "valid_accuracy", "best_epoch", "run"]
+CV_COLUMNS = ["fold", "valid_error", "valid_accuracy", "train_accuracy", "best_epoch", "run"]
 
 
 def new_directory(config: TrainConfig, parent: Path | str, name: str) -> Path:
@@ -61,10 +61,13 @@ def cross_validate(config: TrainConfig, progress: bool, echo=print) -> Path:
         for fold, run, metrics in train_folds(config, directory, progress,
                                               echo=lambda text: None):
             error = metrics["best_valid_error"]
+            train_accuracy = 1 - metrics["best_train_error"]
             rows.append({"fold": fold, "valid_error": error, "valid_accuracy": 1 - error,
-                         "best_epoch": metrics["best_epoch"], "run": run.path.name})
+                         "train_accuracy": train_accuracy, "best_epoch": metrics["best_epoch"],
+                         "run": run.path.name})
             echo(f"fold {fold}/{config.data.folds}: validation accuracy {1 - error:.2%} "
-                 f"(error {error:.2%}, best epoch {metrics['best_epoch']}) in {run.path}")
+                 f"(error {error:.2%}, best epoch {metrics['best_epoch']}, training accuracy "
+                 f"{train_accuracy:.2%}) in {run.path}")
             write_cv_results(directory, config, rows, time.perf_counter() - started)
     except KeyboardInterrupt:
         raise KeyboardInterrupt(f"interrupted; the {len(rows)} finished folds of "
@@ -84,6 +87,8 @@ def write_cv_results(directory: Path, config: TrainConfig, rows: list[dict],
     record = {"trial": 0, "state": "COMPLETE" if done else "RUNNING", "params": {},
               "valid_error": mean_and_std(errors)[0] if done else None,
               "fold_valid_errors": errors, "runs": [row["run"] for row in rows],
+              "train_error": 1 - mean_and_std([row["train_accuracy"] for row in rows])[0]
+              if done else None,
               "duration_s": round(duration_s, 3) if done else None}
     write_csv(directory / CV_CSV, rows, CV_COLUMNS)
     header = {"study": directory.name, "storage": None, "strategy": "cv",

@@ -3,6 +3,7 @@ printed at the end. Both `striate tune` and `striate cv` write them from trial r
 
     {"trial": int, "state": "COMPLETE"|"PRUNED"|"FAIL"|"RUNNING", "params": {...},
      "valid_error": float|None, "fold_valid_errors": [float, ...]|None,
+     "train_error": float|None (at the best epoch; the mean over folds),
      "runs": [run directories, relative to the study directory], "duration_s": float|None}
 """
 
@@ -16,7 +17,7 @@ from pathlib import Path
 from striate.files import atomic_write_text
 
 STUDY_JSON, TRIALS_CSV = "study.json", "trials.csv"
-TRIAL_COLUMNS = ("trial", "state", "valid_error", "valid_error_std", "duration_s", "run")
+TRIAL_COLUMNS = ("trial", "state", "train_error", "valid_error", "valid_error_std", "duration_s", "run")
 
 
 def mean_and_std(errors: list[float]) -> tuple[float, float]:
@@ -50,6 +51,7 @@ def trial_rows(records: list[dict], param_names: list[str]) -> list[dict]:
         std = mean_and_std(folds)[1] if folds else None
         run = Path(record["runs"][0]).parts[0] if record["runs"] else None
         rows.append({"trial": record["trial"], "state": record["state"],
+                     "train_error": record.get("train_error"),  # older studies lack it
                      "valid_error": record["valid_error"], "valid_error_std": std,
                      "duration_s": record["duration_s"], "run": run,
                      **{name: record["params"].get(name) for name in param_names}})
@@ -82,7 +84,7 @@ def table(rows: list[dict], columns: list[str]) -> str:
 def display(column: str, value) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"
-    if column.startswith("valid_error"):
+    if column.startswith(("valid_error", "train_error")):
         return f"{value:.2%}"
     if column == "duration_s":
         return f"{value:.1f}"

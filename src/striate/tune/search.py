@@ -215,7 +215,7 @@ def run_trial(tuning: Tuning, trial, progress: bool) -> None:
     params = {name: param.suggest(trial) for name, param in tuning.space.items()}
     name = f"trial-{trial.number:04d}"
     config = apply_params(tuning.base, params, f"trial {trial.number}").resolve()
-    fold_errors = []
+    fold_errors, train_errors = [], []
 
     last_step = config.stop.epochs * (tuning.folds or 1)
 
@@ -226,14 +226,15 @@ def run_trial(tuning: Tuning, trial, progress: bool) -> None:
 
     try:
         if tuning.folds:
-            value = train_trial_folds(tuning, config, name, progress, report, fold_errors)
+            value = train_trial_folds(tuning, config, name, progress, report, fold_errors,
+                                      train_errors)
         else:
-            value = train_trial_run(tuning, config, name, progress, report)
+            value = train_trial_run(tuning, config, name, progress, report, train_errors)
     except optuna.TrialPruned:
-        record_outcome(tuning, trial, name, fold_errors)
+        record_outcome(tuning, trial, name, fold_errors, train_errors)
         tuning.study.tell(trial, state=TrialState.PRUNED)
     except BaseException as error:
-        record_outcome(tuning, trial, name, fold_errors)
+        record_outcome(tuning, trial, name, fold_errors, train_errors)
         interrupted = isinstance(error, KeyboardInterrupt)
         trial.set_user_attr("interrupted", interrupted)
         tuning.study.tell(trial, state=TrialState.FAIL)
@@ -241,22 +242,23 @@ def run_trial(tuning: Tuning, trial, progress: bool) -> None:
             tuning.study.enqueue_trial(trial.params)
         raise
     else:
-        record_outcome(tuning, trial, name, fold_errors)
+        record_outcome(tuning, trial, name, fold_errors, train_errors)
         tuning.study.tell(trial, value)
 
 
 def train_trial_run(tuning: Tuning, config: TrainConfig, name: str, progress: bool,
-                    report) -> float:
+                    report, train_errors: list) -> float:
     from striate.training.session import train
 
     config.run.out_dir, config.run.name = str(tuning.directory), name
     outcome = train(config, show_progress=progress, echo=lambda text: None,
                     on_epoch=lambda row: report(row["epoch"], row))
+    train_errors.append(outcome.metrics["best_train_error"])
     return outcome.metrics["best_valid_error"]
 
 
 def train_trial_folds(tuning: Tuning, config: TrainConfig, name: str, progress: bool, report,
-                      fold_errors: list) -> float:
+                      fold_errors: list, train_errors: list) -> float:
     """The CV mean validation error; fold f's epoch e is step (f - 1) * epochs + e for the
     pruner, so it compares each fold's curve with the other trials' same fold."""
     directory = tuning.directory / name
@@ -268,11 +270,16 @@ def train_trial_folds(tuning: Tuning, config: TrainConfig, name: str, progress: 
 
     for _, _, metrics in train_folds(config, directory, progress, on_epoch, echo=lambda t: None):
         fold_errors.append(metrics["best_valid_error"])
+        train_errors.append(metrics["best_train_error"])
     return mean_and_std(fold_errors)[0]
 
 
-def record_outcome(tuning: Tuning, trial, name: str, fold_errors: list) -> None:
-    """The trial's run directories (relative to the study directory) and fold figures."""
+def record_outcome(tuning: Tuning, trial, name: str, fold_errors: list,
+                   train_errors: list) -> None:
+    """The trial's run directories (relative to the study directory), fold figures and
+    training error (at the best epoch, the mean over folds)."""
+    if len(train_errors) == (tuning.folds or 1):
+        trial.set_user_attr("train_error", mean_and_std(train_errors)[0])
     if tuning.folds:
         runs = [f"{name}/fold-{fold}" for fold in range(1, tuning.folds + 1)
                 if (tuning.directory / name / f"fold-{fold}").is_dir()]
@@ -295,6 +302,7 @@ def trial_records(tuning: Tuning) -> list[dict]:
             "trial": frozen.number, "state": frozen.state.name,
             "params": {key: decode(value) for key, value in frozen.params.items()},
             "valid_error": frozen.value, "fold_valid_errors": folds,
+            "train_error": frozen.user_attrs.get("train_error"),
             "runs": frozen.user_attrs.get("runs", []),
             "duration_s": frozen.duration.total_seconds() if frozen.duration else None})
     return records

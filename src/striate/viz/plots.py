@@ -26,7 +26,8 @@ from striate.viz.features import features_figure
 from striate.viz.figures import display_image, png_bytes
 from striate.viz.predictions import (checkpoint_test_data, confusion_figure, predict_test,
                                      wrong_figure)
-from striate.viz.study import STUDY_FILE, cross_validation_figure, heatmap_figure, read_study
+from striate.viz.study import (STUDY_FILE, cross_validation_figure, fold_curves_figure,
+                               heatmap_figure, read_study)
 from striate.viz.weights import filters_figure
 
 
@@ -125,8 +126,9 @@ class Subject:
         return read_study(self.path)
 
     @property
-    def x(self) -> str:
-        return self.options.x or self.study["params"][0]
+    def x(self) -> str | None:
+        """None for a `striate cv` study, which varied nothing."""
+        return self.options.x or next(iter(self.study["params"]), None)
 
     @property
     def y(self) -> str | None:
@@ -190,6 +192,13 @@ def no_study(subject: Subject) -> str | None:
     return None if subject.kind == "study" else f"needs a study directory (with {STUDY_FILE})"
 
 
+def no_folds(subject: Subject) -> str | None:
+    if no_study(subject):
+        return no_study(subject)
+    return None if subject.study.get("strategy") == "cv" else \
+        "needs the directory of a `striate cv` (one configuration's folds)"
+
+
 def no_second_param(subject: Subject) -> str | None:
     if no_study(subject):
         return no_study(subject)
@@ -233,6 +242,8 @@ PLOTS = {plot.name: plot for plot in (
          one("wrong", lambda s: wrong_figure(s.predictions, s.test_data))),
     Plot("cv", "validation accuracy of each fold against --x, mean +- std per trial",
          no_study, one("cv", lambda s: cross_validation_figure(s.study, s.x))),
+    Plot("folds", "validation and training accuracy per epoch of each fold (striate cv)",
+         no_folds, one("folds", lambda s: fold_curves_figure(s.path, s.study))),
     Plot("heatmap", "validation accuracy over --x and --y", no_second_param,
          one("heatmap", lambda s: heatmap_figure(s.study, s.x, s.y))),
 )}

@@ -17,14 +17,16 @@ def read_study(directory: Path) -> dict:
     path = Path(directory) / STUDY_FILE
     try:
         study = json.loads(path.read_text())
-        valid = isinstance(study["params"], list) and study["params"] and \
+        # `striate cv` writes a study of one configuration: no parameters, k folds
+        varied = study["params"] or study.get("strategy") == "cv"
+        valid = isinstance(study["params"], list) and varied and \
             isinstance(study["trials"], list) and \
             all(isinstance(trial["params"], dict) for trial in study["trials"])
     except (OSError, ValueError, KeyError, TypeError):
         valid = False
     if not valid:
         raise StriateError(f"{path} is missing or not a study file (params and trials); give "
-                           "the directory `striate tune` wrote")
+                           "the directory `striate tune` or `striate cv` wrote")
     return study
 
 
@@ -74,18 +76,23 @@ class Axis:
         set_label(self.name)
 
 
-def cross_validation_figure(study: dict, x: str):
+def cross_validation_figure(study: dict, x: str | None):
     """Each fold's validation accuracy against parameter `x`, and each trial's mean +- std over
-    its folds as an error bar (a study without folds has one point per trial)."""
-    check_param(study, x, "--x")
-    trials = [trial for trial in completed(study) if x in trial["params"]]
+    its folds as an error bar (a study without folds has one point per trial; a `striate cv`
+    study, x None, is one column of folds)."""
+    if x is not None:
+        check_param(study, x, "--x")
+    trials = [trial for trial in completed(study) if x is None or x in trial["params"]]
     figure = new_figure()
     axes = figure.add_subplot()
-    x_axis = Axis.of(x, [trial["params"][x] for trial in trials])
+    x_axis = Axis.of(x or "configuration", [trial["params"][x] if x else study.get("study", "")
+                                            for trial in trials])
     for position, trial in zip(x_axis.positions, trials):
         accuracies = 1 - np.asarray(trial.get("fold_valid_errors") or [trial["valid_error"]])
+        # ddof=1, as `striate cv` and `tune` print it: k folds are a sample of the splits
+        spread = accuracies.std(ddof=1) if len(accuracies) > 1 else 0.0
         axes.scatter(np.full(len(accuracies), position), accuracies, s=12, color="tab:blue")
-        axes.errorbar(position, accuracies.mean(), yerr=accuracies.std(), color="tab:orange",
+        axes.errorbar(position, accuracies.mean(), yerr=spread, color="tab:orange",
                       marker="_", markersize=12, capsize=4)
     x_axis.label(axes, "x")
     folds = study.get("folds")
@@ -118,4 +125,29 @@ def heatmap_figure(study: dict, x: str, y: str):
     y_axis.label(axes, "y")
     axes.set_title(f"{study.get('study', 'study')}: validation accuracy "
                    f"(best {accuracy[best]:.2%}, circled)")
+    return figure
+
+
+def fold_curves_figure(directory: Path, study: dict):
+    """A `striate cv` study's folds, epoch by epoch: validation accuracy solid, training
+    accuracy dashed in the same colour, so each fold's overfitting gap shows."""
+    from matplotlib.ticker import MaxNLocator
+
+    from striate.viz.curves import read_history
+
+    figure = new_figure()
+    axes = figure.add_subplot()
+    for index, run in enumerate(study["trials"][0]["runs"]):
+        history = read_history(Path(directory) / run)
+        colour = f"C{index}"
+        axes.plot(history["epoch"], [1 - e for e in history["valid_error"]], color=colour,
+                  label=f"{run} validation")
+        axes.plot(history["epoch"], [1 - e for e in history["train_error"]], color=colour,
+                  linestyle="--", label=f"{run} training")
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axes.set_xlabel("epoch")
+    axes.set_ylabel("accuracy")
+    axes.set_title(f"{study.get('study', '')}: each fold's curves")
+    axes.grid(alpha=0.3)
+    axes.legend(fontsize="small")
     return figure

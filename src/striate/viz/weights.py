@@ -1,6 +1,7 @@
 """Pictures of weights: a trained model's first-layer filters, and the Deep Learning Tutorials'
 demonstration that even random 9x9 filters, convolved with a photo, respond to its edges."""
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -40,17 +41,49 @@ def filters_figure(first_layer: tuple[str, np.ndarray], input_shape):
     return figure
 
 
-def random_filters_figure(image: str | None, seed: int):
-    """The tutorials' LeNet introduction: two random 9x9x3 filters and a sigmoid over a photo."""
+@dataclass(frozen=True)
+class RandomFilterDemo:
+    """The tutorials' random filters over a photo, convolved and then max-pooled."""
+    photo: Path
+    pixels: np.ndarray     # (3, H, W) uint8
+    responses: np.ndarray  # (2, H - 8, W - 8): sigmoid(conv + b)
+    pooled: np.ndarray     # (2, (H - 8) // 2, (W - 8) // 2): 2x2 max-pooling, border ignored
+
+    def shapes(self) -> list[str]:
+        """The shapes the tutorial prints, a minibatch of one photo: for its 639x516 photo,
+        (1, 2, 631, 508) and (1, 2, 315, 254)."""
+        return [f"convolution output: {(1, *self.responses.shape)}",
+                f"max-pooled output: {(1, *self.pooled.shape)}"]
+
+
+def random_filter_demo(image: str | None, seed: int) -> RandomFilterDemo:
     path = Path(image) if image else sample_photo()
     pixels = load_image(path, probe_image(path).size, channels=3)      # (3, H, W) uint8
-    outputs = random_filter_responses(pixels, seed)                      # (2, H - 8, W - 8)
-    figure = new_figure(12, 4)
-    panels = figure.subplots(1, 3)
-    show_image(panels[0], pixels.transpose(1, 2, 0), f"original: {path.name}")
-    for index, (axes, output) in enumerate(zip(panels[1:], outputs)):
-        show_image(axes, output, f"random 9x9 filter {index + 1}")
+    responses = random_filter_responses(pixels, seed)
+    return RandomFilterDemo(path, pixels, responses, max_pool_2x2(responses))
+
+
+def random_filters_figure(demo: RandomFilterDemo):
+    """Two rows: the photo and the two filters' outputs, then those outputs max-pooled."""
+    figure = new_figure(12, 8)
+    panels = figure.subplots(2, 3)
+    show_image(panels[0, 0], demo.pixels.transpose(1, 2, 0), f"original: {demo.photo.name}")
+    panels[1, 0].axis("off")
+    for index in range(2):
+        response, pooled = demo.responses[index], demo.pooled[index]
+        show_image(panels[0, index + 1], response, f"random 9x9 filter {index + 1}: "
+                                                   f"{response.shape[0]}x{response.shape[1]}")
+        show_image(panels[1, index + 1], pooled, f"max-pooled 2x2: "
+                                                 f"{pooled.shape[0]}x{pooled.shape[1]}")
     return figure
+
+
+def max_pool_2x2(maps: np.ndarray) -> np.ndarray:
+    """(K, H, W) -> (K, H // 2, W // 2), a last odd row or column dropped (the tutorials'
+    pool_2d with ignore_border=True)."""
+    k, height, width = maps.shape[0], maps.shape[1] // 2, maps.shape[2] // 2
+    blocks = maps[:, :2 * height, :2 * width].reshape(k, height, 2, width, 2)
+    return blocks.max(axis=(2, 4))
 
 
 def random_filter_responses(pixels: np.ndarray, seed: int) -> np.ndarray:
