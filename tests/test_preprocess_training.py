@@ -20,6 +20,7 @@ BASE = ("--dataset", "digits", "--epochs", "2", "--progress", "off", "--device",
 QUICK = (*BASE, "--model", "mlp", "--model-arg", "hidden=32")
 D = 64  # values in a digits image (1 x 8 x 8)
 KINDS = {  # --preprocess: (extra flags, the preprocess.* tensors and their shapes)
+    "scalar-mean": ((), {"mean": (1,)}),
     "mean-image": ((), {"mean": (D,)}),
     "per-feature": ((), {"mean": (D,), "std": (D,)}),
     "zca": ((), {"mean": (D,), "matrix": (D, D)}),

@@ -110,6 +110,18 @@ def test_pca_keeps_the_top_components_in_order():
     assert errors[-1] < 1e-8 * errors[0]
 
 
+def test_scalar_mean_subtracts_one_number_as_the_notes_do():
+    images = np.random.default_rng(3).integers(0, 256, (40, 3, 4, 5), dtype=np.uint8)
+    scalar = fitted("scalar-mean", images)
+    x = images.astype(np.float64) / 255.0
+    expected = x - np.mean(x)                          # cs231n: X -= np.mean(X)
+    np.testing.assert_allclose(scalar.apply(images, 255.0), expected, atol=1e-6)
+    assert scalar.tensors["mean"].shape == (1,)
+    meta, tensors = scalar.to_checkpoint()
+    again = Preprocess.from_checkpoint(meta, tensors, "test")
+    np.testing.assert_array_equal(again.apply(images, 255.0), scalar.apply(images, 255.0))
+
+
 def test_mean_image_centres_every_feature():
     images = pixels()
     out = fitted("mean-image", images).apply(images, 255.0).reshape(len(images), -1)

@@ -3,6 +3,7 @@
 Pixels are first scaled to [0, 1] by the data set's white level; the kind then decides the rest:
 
 - `none`: the Deep Learning Tutorials' inputs, [0, 1] pixels unchanged.
+- `scalar-mean`: the cs231n notes' `X -= np.mean(X)`, one number taken from every pixel.
 - `standardize`: zero mean, unit variance per channel (striate's default).
 - `mean-image`: cs231n's subtraction of the mean training image.
 - `per-feature`: zero mean, unit variance per pixel and channel.
@@ -36,6 +37,7 @@ def tensor_shapes(kind: str, input_shape, components: int | None) -> dict[str, t
     channels, height, width = input_shape
     dim = channels * height * width
     return {"none": {},
+            "scalar-mean": {"mean": (1,)},
             "standardize": {"mean": (channels,), "std": (channels,)},
             "mean-image": {"mean": (dim,)},
             "per-feature": {"mean": (dim,), "std": (dim,)},
@@ -106,8 +108,11 @@ class Preprocess:
         return x
 
     def broadcast(self, statistic: np.ndarray) -> np.ndarray:
-        """A per-channel (C,) or per-feature (D,) statistic, shaped to broadcast on (n, C, H, W)."""
+        """A scalar (1,), per-channel (C,) or per-feature (D,) statistic, shaped to broadcast on
+    (n, C, H, W)."""
         channels, height, width = self.input_shape
+        if statistic.size == 1:
+            return statistic.reshape(1, 1, 1, 1)
         if statistic.size == channels:
             return statistic.reshape(1, channels, 1, 1)
         return statistic.reshape(1, channels, height, width)
@@ -206,6 +211,8 @@ def fit_tensors(kind: str, images: np.ndarray, pixel_max: float, components: int
     if kind == "standardize":
         mean, std = moments(images, pixel_max, axes=(0, 2, 3))  # (C,) each
         return {"mean": mean, "std": std}
+    if kind == "scalar-mean":  # channels hold equally many pixels: the mean of their means
+        return {"mean": moments(images, pixel_max, axes=(0, 2, 3))[0].mean(keepdims=True)}
     mean, std = moments(images, pixel_max, axes=0)  # (C, H, W) each
     mean, std = mean.ravel(), std.ravel()           # (D,)
     if kind == "mean-image":
