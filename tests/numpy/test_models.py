@@ -134,7 +134,9 @@ def torch_loss(model, t, X, y):
         loss = scores.shape[1] * F.multi_margin_loss(scores, y)
     else:
         loss = F.cross_entropy(scores, y)
-    return loss + model.reg * sum((w ** 2).sum() for name, w in t.items() if name.startswith("W"))
+    # cs231n's L2: 0.5 * reg * sum(W ** 2)
+    return loss + 0.5 * model.reg * sum((w ** 2).sum() for name, w in t.items()
+                                        if name.startswith("W"))
 
 
 @pytest.mark.parametrize("reg", [0.0, 0.3])
@@ -175,16 +177,17 @@ def test_dropout_is_active_in_train_mode_only():
     assert len(losses) == 3
 
 
-def test_reg_penalises_weights_only_with_the_torch_engines_convention():
+def test_reg_penalises_weights_only_with_cs231ns_convention():
     plain, X, y = build("fcnet", (2, 3, 3), {"hidden_dims": (6,), "batchnorm": True})
     regularized, _, _ = build("fcnet", (2, 3, 3), {"hidden_dims": (6,), "batchnorm": True},
                               reg=0.25)
     loss, grads = plain.loss(X, y)
     loss_reg, grads_reg = regularized.loss(X, y)
     p = plain.params
-    assert loss_reg - loss == pytest.approx(0.25 * ((p["W1"] ** 2).sum() + (p["W2"] ** 2).sum()))
+    assert loss_reg - loss == pytest.approx(0.5 * 0.25 * ((p["W1"] ** 2).sum()
+                                                          + (p["W2"] ** 2).sum()))
     for name in p:
-        expected = grads[name] + 2 * 0.25 * p[name] if name.startswith("W") else grads[name]
+        expected = grads[name] + 0.25 * p[name] if name.startswith("W") else grads[name]
         np.testing.assert_allclose(grads_reg[name], expected, err_msg=name)
 
 

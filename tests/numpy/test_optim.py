@@ -40,7 +40,8 @@ def test_defaults_are_filled_in_and_state_is_kept_in_config():
     assert config["momentum"] == 0.9 and config["velocity"].shape == (3,)
 
 
-@pytest.mark.parametrize("rule", ["sgd", "sgd_momentum", "nesterov", "rmsprop", "adam"])
+@pytest.mark.parametrize("rule", ["sgd", "sgd_momentum", "nesterov", "adagrad", "rmsprop",
+                                  "adam"])
 def test_float32_stays_float32(rule):
     w = np.ones((2, 3), dtype=np.float32)
     config = None
@@ -56,6 +57,8 @@ def torch_optimizer(rule, param, config):
     if rule in ("sgd_momentum", "nesterov"):
         return torch.optim.SGD([param], lr=lr, momentum=config["momentum"],
                                nesterov=rule == "nesterov", weight_decay=decay)
+    if rule == "adagrad":
+        return torch.optim.Adagrad([param], lr=lr, eps=config["epsilon"], weight_decay=decay)
     if rule == "rmsprop":
         return torch.optim.RMSprop([param], lr=lr, alpha=config["decay_rate"],
                                    eps=config["epsilon"], weight_decay=decay)
@@ -69,6 +72,7 @@ def torch_optimizer(rule, param, config):
 CONFIGS = {"sgd": {"learning_rate": 0.1},
            "sgd_momentum": {"learning_rate": 0.1, "momentum": 0.8},
            "nesterov": {"learning_rate": 0.1, "momentum": 0.8},
+           "adagrad": {"learning_rate": 0.1, "epsilon": 1e-6},
            "rmsprop": {"learning_rate": 0.01, "decay_rate": 0.9, "epsilon": 1e-6},
            "adam": {"learning_rate": 0.01, "beta1": 0.8, "beta2": 0.95, "epsilon": 1e-6}}
 

@@ -13,7 +13,7 @@ from striate.config import TrainConfig, flag_name
 from striate.data import Preprocess, Split
 from striate.errors import StriateError
 from striate.numpy.learner import NumpyLearner, log_softmax
-from striate.numpy.losses import is_weight, weight_penalty
+from striate.numpy.losses import BY_NAME as LOSS_FUNCTIONS, is_weight, weight_penalty
 from striate.numpy.weights import checkpoint_layout, load_arrays
 from striate.numpy import layers
 from striate.training.learner import LayerOutput
@@ -53,7 +53,7 @@ def build_learner(config: TrainConfig, inputs: dict[str, Split], num_classes: in
         raise StriateError("the numpy engine trains in one process; run it without torchrun, "
                            "or use --engine torch for data-parallel training")
     model = fresh_model(config, preprocess.output_shape, num_classes) if model is None \
-        else check_own_model(model)
+        else use_loss(check_own_model(model), config.optim.loss)
     check_batch_norm_batches(model, len(inputs["train"]), config.optim.batch_size)
     arrays = {name: (split.images, split.labels) for name, split in inputs.items()}
     return NumpyLearner(model, arrays, config.optim, config.run.seed)
@@ -71,11 +71,27 @@ def check_own_model(model):
 
 
 def fresh_model(config: TrainConfig, input_shape, num_classes: int, **settings):
-    """The configured model, its initial weights (and dropout masks) drawn from the seed;
-    `settings` (dtype, reg, model options) over the configured ones."""
+    """The configured model and --loss, its initial weights (and dropout masks) drawn from the
+    seed; `settings` (dtype, reg, model options) over the configured ones. Its reg is 0 unless
+    `settings` give one: --l2 is added by the learner."""
     options = {**config.model.model_args, **settings}
-    return create_model(config.model.model, input_shape, num_classes, seed=config.run.seed,
-                        trusted=True, **options)
+    model = create_model(config.model.model, input_shape, num_classes, seed=config.run.seed,
+                         trusted=True, **options)
+    return use_loss(model, config.optim.loss)
+
+
+def use_loss(model, loss: str):
+    """The model, trained on its class scores with --loss: hinge and squared-hinge replace its
+    data_loss_function; cross-entropy, the default, leaves each model its own (softmax, or the
+    svm model's hinge)."""
+    if loss == "cross-entropy":
+        return model
+    if not hasattr(model, "data_loss_function"):
+        raise StriateError(f"--loss {loss} needs a model whose loss() takes its data loss from "
+                           f"a data_loss_function attribute, as striate's do; "
+                           f"{type(model).__name__} computes its own, so drop --loss")
+    model.data_loss_function = LOSS_FUNCTIONS[loss]
+    return model
 
 
 def check_batch_norm_batches(model, examples: int, batch_size: int) -> None:

@@ -75,9 +75,11 @@ def dropout_forward(x, dropout_param):
     nn.Dropout(p) takes the probability of DROPPING one: ours p = 1 - torch's p.
 
     x: any shape. dropout_param: {"p": keep probability in (0, 1], "mode": "train" | "test",
-    "seed": optional int}. In train mode each unit is kept with probability p and the kept ones
-    are scaled by 1 / p, so the expected output equals x and test mode is the identity. A seed
-    gives the same mask on every call (what a gradient check needs).
+    "seed": optional int, "rng": optional np.random.Generator}. In train mode each unit is kept
+    with probability p and the kept ones are scaled by 1 / p, so the expected output equals x
+    and test mode is the identity. A seed fixes the mask, the same on every call (what a gradient
+    check needs) and the assignment's own; without one the mask is drawn from "rng" (striate's
+    models pass one that follows from the run's seed), else from fresh entropy.
     Returns out: x's shape, and the cache (dropout_param, mask); mask: x's shape, or None in
     test mode.
     """
@@ -86,9 +88,19 @@ def dropout_forward(x, dropout_param):
         raise ValueError(f"dropout p is the keep probability and must be in (0, 1], got {p}")
     if mode == "test":
         return x, (dropout_param, None)
-    rng = np.random.default_rng(dropout_param.get("seed"))
-    mask = ((rng.random(x.shape) < p) / p).astype(x.dtype)
+    mask = ((mask_generator(dropout_param).random(x.shape) < p) / p).astype(x.dtype)
     return x * mask, (dropout_param, mask)
+
+
+def mask_generator(dropout_param):
+    """Where dropout_forward draws its uniform numbers from."""
+    if dropout_param.get("seed") is not None:
+        # cs231n's np.random.seed(seed); np.random.rand(*x.shape), without reseeding NumPy's
+        # global generator behind the caller's back: the same numbers, so the same masks.
+        return np.random.RandomState(dropout_param["seed"])
+    if dropout_param.get("rng") is not None:
+        return dropout_param["rng"]
+    return np.random.default_rng()
 
 
 def dropout_backward(dout, cache):
@@ -229,25 +241,25 @@ def batchnorm_forward(x, gamma, beta, bn_param):
     """Batch normalization over the N examples, for each of the D features.
 
     x: (N, D); gamma, beta: (D,); bn_param: {"mode": "train" | "test", "eps": 1e-5,
-    "momentum": 0.9, "running_mean": (D,), "running_var": (D,)}. The running statistics start
-    as torch's (zeros and ones) on the first call and are replaced in bn_param by
-    momentum * running + (1 - momentum) * batch after each train-mode call; test mode
-    normalizes with them. Returns out: (N, D), and the cache for batchnorm_backward.
+    "momentum": 0.9, "running_mean": (D,), "running_var": (D,)}. The running statistics are
+    cs231n's: both start at zeros on the first call and are replaced in bn_param by
+    momentum * running + (1 - momentum) * batch after each train-mode call, from the batch's
+    mean and its biased variance (the one the batch is normalized with); test mode normalizes
+    with them. (torch starts running_var at ones and averages the unbiased variance: see
+    docs/numpy-engine.md.) Returns out: (N, D), and the cache for batchnorm_backward.
     """
     mode = bn_param["mode"]
     eps, momentum = bn_param.get("eps", 1e-5), bn_param.get("momentum", 0.9)
     N, D = x.shape
-    running_mean = bn_param.setdefault("running_mean", np.zeros(D, dtype=x.dtype))
-    running_var = bn_param.setdefault("running_var", np.ones(D, dtype=x.dtype))
+    running_mean = bn_param.get("running_mean", np.zeros(D, dtype=x.dtype))
+    running_var = bn_param.get("running_var", np.zeros(D, dtype=x.dtype))
     if mode == "train":
         if N < 2:
             raise ValueError("batch normalization in train mode needs more than 1 value per "
                              "feature")
-        mean, var = x.mean(axis=0), x.var(axis=0)
-        # As torch: the batch is normalized with the biased variance, but the running variance
-        # averages the unbiased one (N / (N - 1) times it). torch's momentum is 1 - ours.
+        mean, var = x.mean(axis=0), x.var(axis=0)                  # (D,), (D,): var biased
         bn_param["running_mean"] = momentum * running_mean + (1 - momentum) * mean
-        bn_param["running_var"] = momentum * running_var + (1 - momentum) * var * N / (N - 1)
+        bn_param["running_var"] = momentum * running_var + (1 - momentum) * var
     elif mode == "test":
         mean, var = running_mean, running_var
     else:

@@ -1,11 +1,12 @@
 """The NumPy learner: what the engine-independent loop calls, computed with NumPy models.
 
 It mirrors striate.torch.learner.TorchLearner: minibatch gradients from `model.loss(X, y)`, the
-update rules of striate.numpy.optim, the tutorials' L1/L2 penalties on weights, and evaluation.
+update rules of striate.numpy.optim, the tutorials' L1/L2 penalties on weights (--l2 lambda is
+cs231n's reg = 2 * lambda: the models the engine builds have reg 0 and the penalty is added
+here), the max-norm constraint, and evaluation.
 """
 
 import copy
-import math
 
 import numpy as np
 
@@ -14,13 +15,14 @@ from striate.numpy import optim
 from striate.numpy.losses import is_weight, weight_penalty
 from striate.numpy.weights import checkpoint_layout, to_checkpoint
 from striate.training.learner import NOT_EVALUATED, Evaluation, Tally
-from striate.training.order import epoch_order
+from striate.training.order import (examples_per_epoch, minibatches_per_epoch,
+                                    training_order)
 from striate.training.world import World
 
 EVAL_BATCH = 1000        # examples per evaluation forward pass
 
 RULES = {"sgd": optim.sgd, "momentum": optim.sgd_momentum, "nesterov": optim.nesterov,
-         "rmsprop": optim.rmsprop, "adam": optim.adam}
+         "adagrad": optim.adagrad, "rmsprop": optim.rmsprop, "adam": optim.adam}
 
 
 def rule_config(config: OptimConfig, decay: float) -> dict:
@@ -28,6 +30,8 @@ def rule_config(config: OptimConfig, decay: float) -> dict:
     settings = {"learning_rate": config.lr, "weight_decay": decay}
     if config.optimizer in ("momentum", "nesterov"):
         settings["momentum"] = config.momentum
+    elif config.optimizer == "adagrad":
+        settings["epsilon"] = config.eps
     elif config.optimizer == "rmsprop":
         settings.update(decay_rate=config.rho, epsilon=config.eps)
     elif config.optimizer == "adam":
@@ -60,14 +64,17 @@ class NumpyLearner:
 
     @property
     def batches_per_epoch(self) -> int:
-        return math.ceil(len(self.splits["train"][1]) / self.config.batch_size)
+        return minibatches_per_epoch(len(self.splits["train"][1]), self.config.batch_size,
+                                     self.config.minibatch_order)
 
     def start_epoch(self, epoch: int) -> None:
-        self.order = epoch_order(self.seed, epoch, len(self.splits["train"][1]))
+        self.order = training_order(self.seed, epoch, len(self.splits["train"][1]),
+                                    self.config.minibatch_order)
         self.loss_sum, self.wrong = 0.0, 0
 
     def train_step(self, batch: int, lr: float) -> float:
-        """One update on minibatch `batch` of the epoch's order; returns its mean data loss."""
+        """One update on minibatch `batch` of the epoch's order, then --max-norm; returns its
+        mean data loss."""
         images, labels = self.splits["train"]
         size = self.config.batch_size
         index = self.order[batch * size:(batch + 1) * size]
@@ -76,8 +83,10 @@ class NumpyLearner:
         for name, value in self.model.params.items():
             grad = grads[name] + penalty_grads[name] if name in penalty_grads else grads[name]
             self.rule_configs[name]["learning_rate"] = lr
-            self.model.params[name], self.rule_configs[name] = self.rule(
-                value, grad, self.rule_configs[name])
+            value, self.rule_configs[name] = self.rule(value, grad, self.rule_configs[name])
+            if self.config.max_norm is not None and is_weight(name):
+                value = optim.max_norm(value, self.config.max_norm)
+            self.model.params[name] = value
         self.loss_sum += float(loss) * len(index)
         self.wrong += int((scores.argmax(axis=1) != labels[index]).sum())
         return float(loss)
@@ -94,7 +103,8 @@ class NumpyLearner:
 
     def end_epoch(self) -> tuple[float, float]:
         """Mean training data loss and error over the epoch's minibatches (as trained on)."""
-        n = len(self.splits["train"][1])
+        n = examples_per_epoch(len(self.splits["train"][1]), self.config.batch_size,
+                               self.config.minibatch_order)
         return self.loss_sum / n, self.wrong / n
 
     def evaluate(self, split: str) -> Evaluation:
@@ -131,6 +141,9 @@ class NumpyLearner:
 
     def best_weights(self) -> dict[str, np.ndarray]:
         return to_checkpoint(self.model, self.best)
+
+    def current_weights(self) -> dict[str, np.ndarray]:
+        return to_checkpoint(self.model, self.copy_state())
 
     def state_dict(self) -> dict:
         # where dropout's mask stream stands: a resume must draw the same masks

@@ -57,6 +57,10 @@ def hinge_loss(scores, y, delta, squared):
     return float(loss), dmargins / N
 
 
+# --loss NAME -> its function (striate.config.LOSSES)
+BY_NAME = {"cross-entropy": softmax_loss, "hinge": svm_loss, "squared-hinge": squared_hinge_loss}
+
+
 def is_weight(name: str) -> bool:
     """cs231n names weights W1, W2, ...; biases (b), gamma and beta are never penalised."""
     return name.startswith("W")
@@ -65,7 +69,8 @@ def is_weight(name: str) -> bool:
 def weight_penalty(params: dict, l1: float, l2: float) -> tuple[float, dict]:
     """The tutorials' L1 and L2_sqr terms, lambda_1 * sum|W| + lambda_2 * sum W^2, over the
     weights of a params dict, and their gradients {name: l1 * sign(W) + 2 * l2 * W} (weights
-    only). The one penalty of the NumPy engine: a model's `reg` and the learner's --l1/--l2."""
+    only). The one penalty of the NumPy engine: the learner's --l1/--l2, and a model's cs231n
+    `reg`, which is l2 = reg / 2 (0.5 * reg * sum W^2, gradient reg * W)."""
     loss, grads = 0.0, {}
     for name, weight in params.items():
         if is_weight(name) and (l1 or l2):

@@ -9,9 +9,16 @@ gamma1, beta1, ...) and one method,
 that runs the forward pass, then the backward pass, through striate.numpy.layers. Dropout and
 batch norm run in train mode when labels are given and in test mode when they are not.
 
-Regularization follows the torch engine, not cs231n: loss += reg * sum(W ** 2) over the weights
-(the W arrays; never biases, gamma or beta), so its gradient is 2 * reg * W. cs231n writes
-0.5 * reg * sum(W ** 2); our reg is half of theirs for the same penalty.
+The conventions are cs231n's, so that the assignments' settings give the assignments' numbers:
+
+- reg: loss += 0.5 * reg * sum(W ** 2) over the weights (the W arrays; never biases, gamma or
+  beta), gradient reg * W. striate's --l2 lambda adds lambda * sum(W ** 2) in the learner,
+  through the same losses.weight_penalty, to models built with reg 0: cs231n's reg is 2 * lambda.
+- dtype: the classes compute in float64 unless told otherwise, as the notebooks' gradient checks
+  need; create_model, which the training engine builds from, passes float32 for speed.
+- The data loss is the model's data_loss_function, softmax_loss unless the model (LinearSVM) or
+  --loss says otherwise.
+- FullyConnectedNet and VGGNet take cs231n's seed: an int fixes the dropout masks.
 
 The models that both engines have (logreg, mlp, lenet, convnet3, fcnet, vgg) are the same
 functions of the same weights as striate.torch.models', initialised by the same schemes, and
@@ -31,6 +38,7 @@ import math
 
 import numpy as np
 
+from striate.errors import StriateError
 from striate.numpy import fast_layers, init, layer_utils, layers, losses
 from striate.registry import ModelRegistry, check_dropout, positive_sizes
 
@@ -57,25 +65,27 @@ def sizes(value) -> list[int]:
 
 class Model:
     """What every model shares: params, dtype, the init generator, batch norm's running
-    statistics and the L2 penalty."""
+    statistics, the data loss and the L2 penalty."""
 
-    def __init__(self, reg=0.0, dtype=np.float32, seed=0):
+    def __init__(self, reg=0.0, dtype=np.float64, seed=0):
         self.params = {}
         self.reg = reg
         self.dtype = dtype
         self.rng = np.random.default_rng(seed)   # an int seed or a np.random.Generator
         # One dict per batch-norm layer, for layers.batchnorm_forward: mode and running stats.
         self.bn_params = []
+        self.data_loss_function = losses.softmax_loss   # (scores, y) -> (loss, dscores)
 
     def add_bn(self, index: int, size: int) -> None:
         """gamma{index}, beta{index} and the running statistics of a batch norm over `size`,
         which must be bn_params[index - 1]."""
         self.params[f"gamma{index}"] = init.ones(size, self.dtype)
         self.params[f"beta{index}"] = init.zeros(size, self.dtype)
+        # Both statistics start at zero, as cs231n's batchnorm_forward starts them.
         # num_batches_tracked: torch's count of train-mode passes, () int64. Nothing here reads
         # it (the momentum is fixed), but checkpoints carry it so that torch loads them strictly.
         self.bn_params.append({"mode": "train", "running_mean": init.zeros(size, self.dtype),
-                               "running_var": init.ones(size, self.dtype),
+                               "running_var": init.zeros(size, self.dtype),
                                "num_batches_tracked": np.zeros((), np.int64)})
 
     def start(self, X, y):
@@ -97,14 +107,14 @@ class Model:
         return names
 
     def data_loss(self, scores, y):
-        """The softmax cross-entropy of (N, classes) scores and its gradient (losses.py). The
-        scores are kept as last_scores: the learner's training error is read from them."""
+        """data_loss_function of (N, classes) scores: (loss, dscores). The scores are kept as
+        last_scores: the learner's training error is read from them."""
         self.last_scores = scores
-        return losses.softmax_loss(scores, y)
+        return self.data_loss_function(scores, y)
 
     def add_penalty(self, loss: float, grads: dict) -> tuple[float, dict]:
-        """loss + reg * sum(W ** 2) over the weights, and its gradient 2 * reg * W."""
-        penalty, penalty_grads = losses.weight_penalty(self.params, 0.0, self.reg)
+        """loss + 0.5 * reg * sum(W ** 2) over the weights, and its gradient reg * W."""
+        penalty, penalty_grads = losses.weight_penalty(self.params, 0.0, 0.5 * self.reg)
         for name, grad in penalty_grads.items():
             grads[name] = grads[name] + grad
         return float(loss) + penalty, grads
@@ -114,7 +124,7 @@ class LinearClassifier(Model):
     """scores = X.reshape(N, D) @ W1 + b1. W1: (D, C), b1: (C,)."""
 
     def __init__(self, input_dim=3 * 32 * 32, num_classes=10, weight_scale=1e-3, reg=0.0,
-                 dtype=np.float32, seed=0):
+                 dtype=np.float64, seed=0):
         super().__init__(reg, dtype, seed)
         D = math.prod(sizes(input_dim))
         self.params["W1"] = init.small_gaussian((D, num_classes), weight_scale, self.rng, dtype)
@@ -139,7 +149,7 @@ class SoftmaxClassifier(LinearClassifier):
     """
 
     def __init__(self, input_dim=3 * 32 * 32, num_classes=10, weight_scale=0.0, reg=0.0,
-                 dtype=np.float32, seed=0):
+                 dtype=np.float64, seed=0):
         super().__init__(input_dim, num_classes, weight_scale, reg, dtype, seed)
 
     def torch_names(self):
@@ -149,16 +159,17 @@ class SoftmaxClassifier(LinearClassifier):
 class LinearSVM(LinearClassifier):
     """A linear map and the multiclass hinge loss (losses.svm_loss, margin 1)."""
 
-    def data_loss(self, scores, y):
-        self.last_scores = scores
-        return losses.svm_loss(scores, y)
+    def __init__(self, input_dim=3 * 32 * 32, num_classes=10, weight_scale=1e-3, reg=0.0,
+                 dtype=np.float64, seed=0):
+        super().__init__(input_dim, num_classes, weight_scale, reg, dtype, seed)
+        self.data_loss_function = losses.svm_loss
 
 
 class TwoLayerNet(Model):
     """affine - relu - affine - softmax. W1: (D, H), b1: (H,), W2: (H, C), b2: (C,)."""
 
     def __init__(self, input_dim=3 * 32 * 32, hidden_dim=100, num_classes=10, weight_scale=1e-3,
-                 reg=0.0, dtype=np.float32, seed=0):
+                 reg=0.0, dtype=np.float64, seed=0):
         super().__init__(reg, dtype, seed)
         if hidden_dim < 1:
             raise ValueError("hidden_dim must be positive")
@@ -183,6 +194,23 @@ class TwoLayerNet(Model):
         return self.add_penalty(loss, grads)
 
 
+def weight_source(seed, rng):
+    """What draws a dropout model's initial weights: rng if given, else cs231n's seed (0 when
+    None, so that a model is the same each time it is built)."""
+    if rng is not None:
+        return rng
+    return 0 if seed is None else seed
+
+
+def dropout_param(keep: float, mode: str, seed, rng) -> dict:
+    """layers.dropout_forward's dropout_param for one call. cs231n's seed fixes the mask;
+    without one, each call's mask comes from a generator seeded from the model's rng, so a run's
+    masks follow from its seed and a resumed run draws the same ones."""
+    if seed is not None:
+        return {"p": keep, "mode": mode, "seed": seed}
+    return {"p": keep, "mode": mode, "rng": np.random.default_rng(int(rng.integers(2 ** 31)))}
+
+
 class FullyConnectedNet(Model):
     """{affine - [batch norm] - activation - [dropout]} x (L - 1) - affine - softmax.
 
@@ -192,15 +220,17 @@ class FullyConnectedNet(Model):
     starts the last layer at zero, as the tutorials' output layer.
 
     A batch-normalized layer has no bias: the batch mean subtracts it away, and beta does its
-    job (cs231n keeps a b whose gradient is zero). seed: the generator of the initial weights
-    and of the dropout masks; dropout_seed fixes the masks (the same on every call), which a
-    gradient check needs (cs231n calls this one seed).
+    job (cs231n keeps a b whose gradient is zero). seed: cs231n's; an int fixes the dropout
+    masks, the same on every call, as a gradient check needs (and, as cs231n's, the same seed
+    for every layer). rng: a np.random.Generator that draws the initial weights and, without a
+    seed, fresh masks for every call (striate's training); without one the weights come from
+    seed (0 when None).
     """
 
     def __init__(self, hidden_dims, input_dim=3 * 32 * 32, num_classes=10, dropout_keep_ratio=1.0,
-                 normalization=None, reg=0.0, weight_scale=1e-2, dtype=np.float32, seed=0,
-                 activation="relu", weight_init="gaussian", zero_output=False, dropout_seed=None):
-        super().__init__(reg, dtype, seed)
+                 normalization=None, reg=0.0, weight_scale=1e-2, dtype=np.float64, seed=None,
+                 activation="relu", weight_init="gaussian", zero_output=False, rng=None):
+        super().__init__(reg, dtype, weight_source(seed, rng))
         check_activation(activation)
         if normalization not in (None, "batchnorm"):
             raise ValueError(f'normalization must be None or "batchnorm", not {normalization!r}')
@@ -210,7 +240,7 @@ class FullyConnectedNet(Model):
         if min(hidden_dims, default=1) < 1:
             raise ValueError("hidden_dims must be positive layer sizes")
         self.activation, self.normalization = activation, normalization
-        self.keep, self.dropout_seed = dropout_keep_ratio, dropout_seed
+        self.keep, self.dropout_seed = dropout_keep_ratio, seed
         dims = [math.prod(sizes(input_dim)), *hidden_dims, num_classes]
         self.num_layers = len(dims) - 1
         for i in range(1, self.num_layers + 1):
@@ -223,11 +253,6 @@ class FullyConnectedNet(Model):
             else:
                 self.params[f"b{i}"] = init.zeros(dims[i], dtype)
 
-    def dropout_param(self, index: int, mode: str) -> dict:
-        seed = (self.dropout_seed + index if self.dropout_seed is not None
-                else int(self.rng.integers(2 ** 31)))
-        return {"p": self.keep, "mode": mode, "seed": seed}
-
     def hidden_forward(self, x, i, mode):
         """Hidden layer i: x (N, ...) -> (N, dims[i]) and its cache."""
         w = self.params[f"W{i}"]
@@ -239,7 +264,8 @@ class FullyConnectedNet(Model):
                                                      self.params[f"beta{i}"], self.bn_params[i - 1])
         out, act_cache = activation_forward(self.activation, out)
         if self.keep < 1:
-            out, dropout_cache = layers.dropout_forward(out, self.dropout_param(i, mode))
+            out, dropout_cache = layers.dropout_forward(
+                out, dropout_param(self.keep, mode, self.dropout_seed, self.rng))
         return out, (affine_cache, bn_cache, act_cache, dropout_cache)
 
     def hidden_backward(self, dout, cache, i, grads):
@@ -290,12 +316,13 @@ class MLP(FullyConnectedNet):
     """
 
     def __init__(self, hidden=(500,), input_dim=28 * 28, num_classes=10, activation="tanh",
-                 reg=0.0, dtype=np.float32, seed=0):
+                 reg=0.0, dtype=np.float64, seed=0):
         hidden = sizes(hidden)
         if not hidden or min(hidden) < 1:
             raise ValueError("hidden must be one or more positive layer sizes")
-        super().__init__(hidden, input_dim, num_classes, reg=reg, dtype=dtype, seed=seed,
-                         activation=activation, weight_init="auto", zero_output=True)
+        super().__init__(hidden, input_dim, num_classes, reg=reg, dtype=dtype,
+                         activation=activation, weight_init="auto", zero_output=True,
+                         rng=np.random.default_rng(seed))
 
 
 def conv_size(size, filter_size, pad=0, stride=1):
@@ -314,7 +341,7 @@ class ThreeLayerConvNet(Model):
     """
 
     def __init__(self, input_dim=(3, 32, 32), num_filters=32, filter_size=7, hidden_dim=100,
-                 num_classes=10, weight_scale=1e-3, reg=0.0, dtype=np.float32, seed=0):
+                 num_classes=10, weight_scale=1e-3, reg=0.0, dtype=np.float64, seed=0):
         super().__init__(reg, dtype, seed)
         C, H, W = input_dim
         self.conv_param = {"stride": 1, "pad": (filter_size - 1) // 2}
@@ -371,7 +398,7 @@ class LeNet(Model):
     """
 
     def __init__(self, input_dim=(1, 28, 28), nkerns=(20, 50), filter_size=5, pool=2, hidden=500,
-                 num_classes=10, activation="tanh", reg=0.0, dtype=np.float32, seed=0):
+                 num_classes=10, activation="tanh", reg=0.0, dtype=np.float64, seed=0):
         super().__init__(reg, dtype, seed)
         check_activation(activation)
         nkerns = sizes(nkerns)
@@ -443,20 +470,25 @@ class VGGNet(Model):
     - (affine - batch norm - relu - [dropout]) x K - affine - softmax.
 
     num_filters[b] and As[b]: the filters and number of convolutions of stage b (B stages);
-    hidden_dims: the K affine sizes. The pools keep a partial border window (Theano's
-    ignore_border=False, torch's ceil_mode=True), so an odd map rounds up (7 -> 4) and a 1x1
-    map stays 1x1: any number of stages works on 28x28 and 32x32 images alike.
+    hidden_dims: the K affine sizes. filter_size: odd, padded by (filter_size - 1) // 2 so that
+    only the pools shrink the maps (torch's vgg has 3). The pools keep a partial border window
+    (Theano's ignore_border=False, torch's ceil_mode=True), so an odd map rounds up (7 -> 4) and
+    a 1x1 map stays 1x1: any number of stages works on 28x28 and 32x32 images alike.
 
     Convolutions and affine layers before a batch norm have no bias (beta is the bias). Weights:
     He normal (relu follows) and the output layer at zero, as the tutorials' output layers; a
     weight_scale instead draws every weight from N(0, weight_scale^2), as cs231n does.
     Params: W1..W(n) with gamma/beta for every layer but the output, b(n) for the output.
+    seed and rng: as FullyConnectedNet's (an int seed fixes the dropout masks).
     """
 
     def __init__(self, input_dim=(3, 32, 32), num_filters=(64, 64, 128, 256), As=(2, 2, 3, 3),
                  hidden_dims=(64, 64), num_classes=10, dropout_keep_ratio=1.0, weight_scale=None,
-                 reg=0.0, dtype=np.float32, seed=0, dropout_seed=None):
-        super().__init__(reg, dtype, seed)
+                 reg=0.0, dtype=np.float64, seed=None, rng=None, filter_size=3):
+        super().__init__(reg, dtype, weight_source(seed, rng))
+        if filter_size < 1 or filter_size % 2 == 0:
+            raise StriateError(f"filter_size must be odd (3, 5, ...), so that padding keeps the "
+                               f"maps' size, not {filter_size}")
         num_filters, As, hidden_dims = sizes(num_filters), sizes(As), sizes(hidden_dims)
         if len(num_filters) != len(As):
             raise ValueError(f"num_filters {num_filters} and As {As} must have one entry per stage")
@@ -464,8 +496,8 @@ class VGGNet(Model):
             raise ValueError("num_filters, As and hidden_dims must be positive")
         if not 0 < dropout_keep_ratio <= 1:
             raise ValueError("dropout_keep_ratio is the probability of keeping a unit, in (0, 1]")
-        self.keep, self.dropout_seed = dropout_keep_ratio, dropout_seed
-        self.conv_param = {"stride": 1, "pad": 1}
+        self.keep, self.dropout_seed = dropout_keep_ratio, seed
+        self.conv_param = {"stride": 1, "pad": (filter_size - 1) // 2}
         self.pool_param = {"pool_height": 2, "pool_width": 2, "stride": 2, "ignore_border": False}
         self.stages = As
         channels, height, width = input_dim
@@ -473,7 +505,8 @@ class VGGNet(Model):
         for filters, repeats in zip(num_filters, As):
             for _ in range(repeats):
                 index += 1
-                self.add_weight(index, (filters, channels, 3, 3), weight_scale)
+                self.add_weight(index, (filters, channels, filter_size, filter_size),
+                                weight_scale)
                 self.add_bn(index, filters)
                 channels = filters
             height, width = layers.pool_output_size(height, 2, 2, False), \
@@ -518,10 +551,8 @@ class VGGNet(Model):
                 self.bn_params[index - 1])                                        # (N, size)
             dropout_cache = None
             if self.keep < 1:
-                seed = (self.dropout_seed + index if self.dropout_seed is not None
-                        else int(self.rng.integers(2 ** 31)))
-                h, dropout_cache = layers.dropout_forward(h, {"p": self.keep, "mode": mode,
-                                                              "seed": seed})
+                h, dropout_cache = layers.dropout_forward(
+                    h, dropout_param(self.keep, mode, self.dropout_seed, self.rng))
             caches.append((cache, dropout_cache))
         L = self.num_layers
         scores, scores_cache = layers.affine_forward(h, p[f"W{L}"], p[f"b{L}"])  # (N, C)
@@ -561,6 +592,33 @@ class VGGNet(Model):
         return names
 
 
+class VGGlikeConvNet(VGGNet):
+    """cs231n's VGG-like net under the walkthrough's own name and arguments, mapped onto VGGNet:
+
+        VGGlikeConvNet(input_dim=(3, 32, 32), num_filters=[64, 64, 128, 256], As=[2, 2, 3, 3],
+                       hidden_dims=[64, 64], filter_size=3, num_classes=10, weight_scale=1e-3,
+                       reg=0.0, dropout=0.2, use_batchnorm=True, dtype=np.float64, seed=None)
+
+    dropout: the walkthrough's dropout strength, the probability of zeroing a unit (0: none),
+    which is 1 - VGGNet's dropout_keep_ratio. use_batchnorm: must be True, since every
+    convolution and hidden layer of VGGNet is batch-normalized. weight_scale: every weight from
+    N(0, weight_scale^2); None gives VGGNet's He initialisation. seed: as FullyConnectedNet's.
+    """
+
+    def __init__(self, input_dim=(3, 32, 32), num_filters=(64, 64, 128, 256), As=(2, 2, 3, 3),
+                 hidden_dims=(64, 64), filter_size=3, num_classes=10, weight_scale=1e-3,
+                 reg=0.0, dropout=0.0, use_batchnorm=True, dtype=np.float64, seed=None):
+        if not use_batchnorm:
+            raise StriateError("VGGlikeConvNet batch-normalizes every layer; "
+                               "use_batchnorm=False has no model here, drop it")
+        if not 0 <= dropout < 1:
+            raise StriateError(f"dropout is the probability of zeroing a unit, in [0, 1), "
+                               f"got {dropout}")
+        super().__init__(input_dim, num_filters, As, hidden_dims, num_classes,
+                         dropout_keep_ratio=1.0 - dropout, weight_scale=weight_scale, reg=reg,
+                         dtype=dtype, seed=seed, filter_size=filter_size)
+
+
 # The registry. Each builder takes the input shape (C, H, W), the class count and the options of
 # its spec in striate.registry, the torch engine's names, defaults and meanings, which it
 # translates into the classes' cs231n arguments; create_model adds the engine-wide dtype, seed and
@@ -578,6 +636,14 @@ def keep_ratio(dropout: float) -> float:
     """cs231n's dropout_keep_ratio for the vocabulary's dropout (the probability of zeroing)."""
     check_dropout(dropout)
     return 1.0 - dropout
+
+
+def fresh_masks(common: dict) -> dict:
+    """create_model's settings for a model with dropout: its seed draws the weights and a new
+    mask every step (rng), where the classes' cs231n seed would fix the masks."""
+    settings = dict(common)
+    settings["rng"] = np.random.default_rng(settings.pop("seed"))
+    return settings
 
 
 def set_init(model: Model, scheme, weight_scale: float, activation: str = "relu") -> Model:
@@ -634,7 +700,7 @@ def fcnet(input_shape, num_classes, hidden_dims=(100, 100), activation="relu", b
     model = FullyConnectedNet(positive_sizes(hidden_dims, "hidden_dims"), math.prod(input_shape),
                               num_classes, keep_ratio(dropout), "batchnorm" if batchnorm else None,
                               activation=activation, weight_init="auto", zero_output=True,
-                              **common)
+                              **fresh_masks(common))
     return set_init(model, init, weight_scale, activation)
 
 
@@ -644,7 +710,7 @@ def vgg(input_shape, num_classes, num_filters=(64, 64, 128, 256), As=(2, 2, 3, 3
     """init None: He, output layer at zero (VGGNet's weight_scale=None, the torch engine's)."""
     model = VGGNet(input_shape, positive_sizes(num_filters, "num_filters"),
                    positive_sizes(As, "As"), positive_sizes(hidden_dims, "hidden_dims"),
-                   num_classes, keep_ratio(dropout), None, **common)
+                   num_classes, keep_ratio(dropout), None, **fresh_masks(common))
     return set_init(model, init, weight_scale)
 
 
@@ -652,9 +718,12 @@ def create_model(name: str, input_shape, num_classes: int, dtype=np.float32, see
                  trusted: bool = False, **options) -> Model:
     """The model `name` for (C, H, W) inputs and num_classes classes.
 
-    dtype: of params and computation (float64 for gradient checks); seed: an int or a
-    np.random.Generator for the initial weights; reg: the L2 strength (the CLI trains with reg 0
-    and adds --l2 in the learner). options: the model's own, see striate.registry.SPECS[name].
+    dtype: of params and computation; float32 by default, the training engine's choice for
+    speed, where the classes default to cs231n's float64 (pass float64 for gradient checks).
+    seed: an int or a np.random.Generator for the initial weights and the dropout masks, which
+    differ from step to step. reg: cs231n's L2 strength, 0.5 * reg * sum(W ** 2) (the CLI
+    trains with reg 0 and adds --l2 in the learner). options: the model's own, see
+    striate.registry.SPECS[name].
     A class of the user's own (package.module:Class) is imported only if trusted, and must be
     cs231n's kind of model: a `params` dict and loss(X, y=None).
     """

@@ -5,7 +5,8 @@ w: the current weights, any shape; dw: dloss/dw, w's shape. config: a dict of hy
 calls (velocity, cache, m, v, t), so keep one config per parameter and pass back the one that was
 returned. Every rule accepts an optional "weight_decay" (default 0), as torch's optimizers do:
 
-- sgd, sgd_momentum, nesterov, rmsprop: coupled, dw += weight_decay * w (torch's SGD, RMSprop);
+- sgd, sgd_momentum, nesterov, adagrad, rmsprop: coupled, dw += weight_decay * w (torch's SGD,
+  Adagrad, RMSprop);
 - adam: decoupled, w -= learning_rate * weight_decay * w before the step (torch's AdamW) --
   decay added to the gradient would be divided by Adam's per-weight step size and lose its
   meaning.
@@ -14,6 +15,9 @@ Each rule follows the same trajectory as its torch.optim counterpart for a const
 rate (tests/numpy/test_optim.py). The momentum rules keep cs231n's velocity, which holds
 learning-rate-scaled steps: when the learning rate changes between steps, the old velocity keeps
 its old scale, where torch's buffer (a sum of gradients) is rescaled by the new rate.
+
+max_norm is no rule but a constraint applied after one: each unit's incoming weights rescaled
+to a bounded L2 norm.
 """
 
 import numpy as np
@@ -77,6 +81,27 @@ def nesterov(w, dw, config=None):
     return w - mu * v_prev + (1 + mu) * v, config
 
 
+def adagrad(w, dw, config=None):
+    """Adagrad: divide each step by the root of the sum of all that weight's squared gradients
+    so far, so that rarely-moved weights take larger steps (cs231n's notes).
+
+        cache = cache + dw ** 2
+        w = w - learning_rate * dw / (sqrt(cache) + epsilon)
+
+    The sum only grows, so the steps only shrink (RMSprop makes it a moving average instead).
+    config: learning_rate (1e-2), epsilon (1e-8), weight_decay (0); state: cache. Equal to
+    torch.optim.Adagrad(lr=learning_rate, eps=epsilon, weight_decay=weight_decay).
+    """
+    config = {} if config is None else config
+    config.setdefault("learning_rate", 1e-2)
+    config.setdefault("epsilon", 1e-8)
+    cache = config.get("cache", np.zeros_like(w))
+    dw = coupled_decay(w, dw, config)
+    cache = cache + dw ** 2
+    config["cache"] = cache
+    return w - config["learning_rate"] * dw / (np.sqrt(cache) + config["epsilon"]), config
+
+
 def rmsprop(w, dw, config=None):
     """RMSProp: divide each step by a running root mean square of that weight's gradients, so
     every weight moves at about the same rate whatever its gradient's scale.
@@ -129,3 +154,19 @@ def adam(w, dw, config=None):
     v_hat = v / (1 - beta2 ** t)
     config.update(m=m, v=v, t=t)
     return w - lr * m_hat / (np.sqrt(v_hat) + config["epsilon"]), config
+
+
+def max_norm(w, limit):
+    """The max-norm constraint (cs231n's notes; Srivastava et al. 2014): each unit's incoming
+    weight vector whose L2 norm exceeds `limit` is scaled back to norm `limit`; the others stay.
+
+    w: an affine weight (D, M), where unit j's incoming vector is the column w[:, j], or a filter
+    bank (F, C, HH, WW), where it is filter w[f]. Returns an array of w's shape and dtype.
+    """
+    if w.ndim not in (2, 4):
+        raise ValueError(f"max_norm takes weights (D, M) or (F, C, HH, WW), not {w.shape}")
+    unit_axes = (0,) if w.ndim == 2 else (1, 2, 3)
+    norms = np.sqrt((w * w).sum(axis=unit_axes, keepdims=True))      # (1, M) or (F, 1, 1, 1)
+    # limit / max(norm, limit) is 1 for a unit within the limit; no division by a zero norm
+    scale = limit / np.maximum(norms, limit)
+    return w * scale.astype(w.dtype)

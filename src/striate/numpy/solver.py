@@ -30,7 +30,7 @@ from striate.training.learner import StepRecorder
 from striate.training.loop import Loop
 
 UPDATE_RULES = {"sgd": "sgd", "sgd_momentum": "momentum", "nesterov": "nesterov",
-                "rmsprop": "rmsprop", "adam": "adam"}
+                "adagrad": "adagrad", "rmsprop": "rmsprop", "adam": "adam"}
 # cs231n optim_config keys -> OptimConfig fields
 OPTIM_KEYS = {"learning_rate": "lr", "momentum": "momentum", "decay_rate": "rho",
               "beta1": "beta1", "beta2": "beta2", "epsilon": "eps"}
