@@ -57,6 +57,9 @@ class DataConfig:
                                             "(X -= np.mean(X), one number), mean-image, "
                                             "per-feature, pca, pca-whiten, zca",
                              choices=PREPROCESSING)
+    deskew: bool = option(False, "straighten each image (shear its slant upright, centre its "
+                                 "mass) before --preprocess, in training and prediction: "
+                                 "LeCun's deskewing, for handwriting")
     pca_components: int | None = option(None, "pca/pca-whiten: principal components kept "
                                               "(default for pca-whiten: all)")
     whiten_eps: float = option(1e-2, "pca-whiten/zca: added to each eigenvalue before dividing "

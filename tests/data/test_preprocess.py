@@ -154,10 +154,11 @@ def test_checkpoint_round_trip_through_a_file_applies_identically(kind):
     assert np.array_equal(restored.apply(images, 255.0), original.apply(images, 255.0))
 
 
-def test_checkpoint_meta_names_kind_shape_eps_and_components():
+def test_checkpoint_meta_names_kind_shape_eps_components_and_deskew():
     pca = Preprocess.fit("pca-whiten", pixels(), 255.0, components=7, eps=0.5)
     meta, tensors = pca.to_checkpoint()
-    assert meta == {"kind": "pca-whiten", "input_shape": [3, 4, 4], "eps": 0.5, "components": 7}
+    assert meta == {"kind": "pca-whiten", "input_shape": [3, 4, 4], "eps": 0.5, "components": 7,
+                    "deskew": False}
     assert {name: t.shape for name, t in tensors.items()} == {
         "preprocess.mean": (DIM,), "preprocess.matrix": (DIM, 7)}
     assert Preprocess.fit("pca-whiten", pixels(), 255.0).output_shape == (DIM, 1, 1)
@@ -190,6 +191,7 @@ TAMPERING = {
     "zero eps for whitening": ("zca", set_meta("eps", 0)),
     "eps not finite": ("pca-whiten", set_meta("eps", float("nan"))),
     "eps a string": ("standardize", set_meta("eps", "0.1")),
+    "deskew a string": ("standardize", set_meta("deskew", "yes")),
     "components for zca": ("zca", set_meta("components", 5)),
     "no components for pca": ("pca", set_meta("components", None)),
     "components past the matrix": ("pca", set_meta("components", 6)),

@@ -50,7 +50,7 @@ def cross_validation_fold(dataset: Dataset, config: DataConfig, seed: int) -> di
 
 def fit_preprocess(config: DataConfig, dataset: Dataset, train: Split) -> Preprocess:
     return Preprocess.fit(config.preprocess, train.images, dataset.pixel_max,
-                          config.pca_components, config.whiten_eps)
+                          config.pca_components, config.whiten_eps, config.deskew)
 
 
 @dataclass(frozen=True)

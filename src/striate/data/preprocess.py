@@ -12,6 +12,9 @@ Pixels are first scaled to [0, 1] by the data set's white level; the kind then d
 - `zca`: whitening rotated back into pixel space, so the output is still an image that conv nets,
   crops and flips make sense on.
 
+With `deskew`, every image is first straightened (striate.data.deskew), in training and at
+prediction alike, and the statistics are those of the straightened images.
+
 Statistics come from the training images only, so validation and test numbers stay honest, and
 they travel in the checkpoint as float32 tensors, so evaluate and predict apply exactly the
 transform the model was trained on.
@@ -24,6 +27,7 @@ import numpy as np
 
 from striate.checkpoint import PREPROCESS_PREFIX as PREFIX
 from striate.config import PREPROCESSING as KINDS
+from striate.data.deskew import deskew as deskew_images
 from striate.errors import StriateError
 
 PROJECTIONS = ("pca", "pca-whiten")  # outputs are component scores, not images
@@ -52,20 +56,25 @@ class Preprocess:
     input_shape: tuple[int, int, int]  # (C, H, W) of the raw images
     tensors: dict[str, np.ndarray]     # float32, named and shaped as tensor_shapes() says
     eps: float = 0.0                   # whitening epsilon, squared [0, 1] pixel units; else 0
+    deskew: bool = False               # straighten each image before the transform
 
     @classmethod
     def fit(cls, kind: str, images: np.ndarray, pixel_max: float, components: int | None = None,
-            eps: float = 1e-2) -> "Preprocess":
+            eps: float = 1e-2, deskew: bool = False) -> "Preprocess":
         """Fit `kind` on the training images (N, C, H, W); `components` is k for pca and
-        pca-whiten (pca-whiten defaults to all of them), `eps` regularises whitening."""
+        pca-whiten (pca-whiten defaults to all of them), `eps` regularises whitening, `deskew`
+        straightens every image first."""
         check_request(kind, images.shape, components, eps)
+        if deskew:
+            images = deskew_images(images)
         channels, height, width = (int(n) for n in images.shape[1:])
         if kind == "pca-whiten" and components is None:
             components = channels * height * width
         eps = float(eps) if kind in WHITENING else 0.0
         tensors = fit_tensors(kind, images, pixel_max, components, eps)
         return cls(kind, (channels, height, width),
-                   {name: tensor.astype(np.float32) for name, tensor in tensors.items()}, eps)
+                   {name: tensor.astype(np.float32) for name, tensor in tensors.items()}, eps,
+                   deskew)
 
     @property
     def output_shape(self) -> tuple[int, int, int]:
@@ -93,7 +102,10 @@ class Preprocess:
         for start in range(0, len(images), CHUNK):
             # These exact float32 steps (true division, then -mean, /std) are the ones the
             # published figures were measured with; reordering them changes the last bits.
-            scaled = images[start:start + CHUNK].astype(np.float32) / np.float32(pixel_max)
+            chunk = images[start:start + CHUNK]
+            if self.deskew:
+                chunk = deskew_images(chunk)
+            scaled = chunk.astype(np.float32) / np.float32(pixel_max)
             out[start:start + CHUNK] = self.transform(scaled)
         return out
 
@@ -121,7 +133,7 @@ class Preprocess:
         """(JSON-able metadata, tensors named "preprocess.<name>") for the checkpoint file."""
         components = self.tensors["matrix"].shape[1] if self.kind in PROJECTIONS else None
         meta = {"kind": self.kind, "input_shape": list(self.input_shape), "eps": self.eps,
-                "components": components}
+                "components": components, "deskew": self.deskew}
         return meta, {PREFIX + name: tensor for name, tensor in self.tensors.items()}
 
     @classmethod
@@ -137,6 +149,9 @@ class Preprocess:
             raise refuse("its metadata is not a mapping")
         kind, shape, eps, components = (meta.get(key) for key in
                                         ("kind", "input_shape", "eps", "components"))
+        deskew = meta.get("deskew", False)  # checkpoints from before deskewing have none
+        if not isinstance(deskew, bool):
+            raise refuse(f"deskew {deskew!r} is not true or false")
         if not (isinstance(kind, str) and kind in KINDS):
             raise refuse(f"unknown kind {kind!r}")
         if not (isinstance(shape, (list, tuple)) and len(shape) == 3 and all(map(is_count, shape))):
@@ -165,7 +180,7 @@ class Preprocess:
         if "std" in ours and not (ours["std"] > 0).all():
             raise refuse(f"{PREFIX}std holds a value that is not positive")
         return cls(kind, tuple(shape), {name: array.copy() for name, array in ours.items()},
-                   float(eps))
+                   float(eps), deskew)
 
 
 def is_count(value) -> bool:
