@@ -9,7 +9,7 @@ import pytest
 from helpers import train_run
 from striate.config import TrainConfig
 from striate.recipes import RECIPES, recipe_config
-from striate.reproduce import table
+from striate.reproduce import recipes_for, table
 
 
 def test_the_tutorial_recipes_hold_the_tutorials_settings():
@@ -25,6 +25,8 @@ def test_the_tutorial_recipes_hold_the_tutorials_settings():
         config = recipe_config(name)
         assert config.data.preprocess == "none" and config.optim.weight_decay == 0
         assert config.schedule.schedule == "constant" and config.data.dataset == "mnist"
+        # mnist.pkl.gz's split, and the same n // batch_size minibatches every epoch
+        assert (config.data.valid_split, config.optim.minibatch_order) == ("last", "sequential")
     vgg = recipe_config("cs231n-vgg")
     assert vgg.model.model_args == {"num_filters": [64, 64, 128, 256], "As": [2, 2, 3, 3],
                                     "hidden_dims": [64, 64], "dropout": 0.2}
@@ -80,6 +82,14 @@ def test_the_table_keeps_published_and_measured_data_apart():
     rows = [{"recipe": "dlt-mlp", "published": RECIPES["dlt-mlp"].published.describe(),
              "status": "measured", "test_accuracy": 0.9, "valid_accuracy": 0.91, "epochs": 3,
              "wall_time_s": 1.5, "dataset": "fashion-mnist", "quick": False}]
+    rows[0].update(iterations=7500, best_iteration=5000, stopped_by="patience")
     line = table(rows).splitlines()[2]
     assert "98.35% test accuracy (1.65% error) on MNIST" in line
-    assert "90.00% test, 91.00% validation" in line and "| fashion-mnist | 3 | 1.5 s |" in line
+    assert "90.00% test, 91.00% validation" in line
+    assert "| fashion-mnist | 3 (7,500, patience) | 5,000 | 1.5 s |" in line
+
+
+def test_reproduce_on_a_data_set_runs_the_recipes_written_for_it():
+    assert recipes_for("mnist") == ["dlt-logreg", "dlt-mlp", "dlt-lenet", "mnist-logreg",
+                                    "mnist-mlp", "mnist-lenet", "mnist-best"]
+    assert recipes_for("digits") == list(RECIPES)  # none names it: every one

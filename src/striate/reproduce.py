@@ -67,11 +67,20 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def recipes_for(dataset: str) -> list[str]:
+    """The recipes that name `dataset` (MNIST: the tutorials' three and striate's own four), or
+    every recipe when none does."""
+    own = [name for name, recipe in RECIPES.items()
+           if recipe.settings.get("data", {}).get("dataset") == dataset]
+    return own or list(RECIPES)
+
+
 def reproduce(names: list[str] | None, dataset: str, data_dir: str | None, quick: bool,
               out_dir: str, seed: int = 0, echo=print) -> tuple[Path, list[dict]]:
-    """Run the recipes (default: all) into OUT_DIR/reproduce-<time>/, write the table there as
-    reproduce.md and reproduce.json, and return (that directory, the rows)."""
-    names = names or list(RECIPES)
+    """Run the recipes (default: those written for `dataset`, else all) into
+    OUT_DIR/reproduce-<time>/, write the table there as reproduce.md and reproduce.json, and
+    return (that directory, the rows)."""
+    names = names or recipes_for(dataset)
     for name in names:
         get_recipe(name)  # an unknown name fails before anything runs
     target = Path(out_dir) / time.strftime("reproduce-%Y%m%d-%H%M%S")
