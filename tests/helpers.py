@@ -48,6 +48,11 @@ def metrics_of(run: Path) -> dict:
     return json.loads((Path(run) / "metrics.json").read_text())
 
 
+# A NumPy-engine MLP for 3 epochs on the bundled digits: seconds, and above 90% test accuracy.
+NUMPY_MLP_ON_DIGITS = ("--dataset", "digits", "--progress", "off", "--engine", "numpy",
+                       "--model", "mlp", "--epochs", "3")
+
+
 def train_run(*args) -> Path:
     """`striate train ARGS...` in this process, as a user would run it: fails the test, showing
     the command's stderr, unless it exits 0, and returns the run directory the command names.

@@ -4,7 +4,7 @@ torch.optim.Adagrad, with and without weight decay, is one of tests/numpy/test_o
 
 import numpy as np
 
-from helpers import metrics_of, train_run
+from helpers import NUMPY_MLP_ON_DIGITS, metrics_of, train_run
 from striate.config import OptimConfig
 from striate.numpy import optim
 from striate.numpy.learner import NumpyLearner
@@ -48,8 +48,7 @@ def test_the_learner_steps_with_adagrad_and_eps():
 
 
 def test_striate_train_runs_adagrad_on_the_numpy_engine(tmp_path):
-    run = train_run("--out-dir", tmp_path, "--name", "run", "--dataset", "digits",
-                    "--progress", "off", "--engine", "numpy", "--model", "mlp", "--epochs", "3",
-                    "--optimizer", "adagrad", "--lr", "0.05", "--eps", "1e-8")
+    run = train_run(*NUMPY_MLP_ON_DIGITS, "--out-dir", tmp_path, "--optimizer", "adagrad",
+                    "--lr", "0.05", "--eps", "1e-8")
     assert "optimizer: adagrad" in (run / "config.yaml").read_text()
     assert metrics_of(run)["test_accuracy"] > 0.9       # 93.0% here

@@ -5,7 +5,7 @@ only: biases and batch norm's gamma and beta are left alone."""
 
 import numpy as np
 
-from helpers import metrics_of, train_run
+from helpers import NUMPY_MLP_ON_DIGITS, metrics_of, train_run
 from striate.config import OptimConfig
 from striate.numpy import optim
 from striate.numpy.learner import NumpyLearner
@@ -63,9 +63,8 @@ def test_a_step_with_a_large_learning_rate_is_constrained():
 def test_striate_train_takes_max_norm_on_the_numpy_engine(tmp_path):
     from safetensors.numpy import load_file
 
-    run = train_run("--out-dir", tmp_path, "--name", "run", "--dataset", "digits",
-                    "--progress", "off", "--engine", "numpy", "--model", "mlp", "--epochs", "3",
-                    "--optimizer", "sgd", "--lr", "0.5", "--max-norm", "0.5")
+    run = train_run(*NUMPY_MLP_ON_DIGITS, "--out-dir", tmp_path, "--optimizer", "sgd",
+                    "--lr", "0.5", "--max-norm", "0.5")
     assert "max_norm: 0.5" in (run / "config.yaml").read_text()
     assert metrics_of(run)["test_accuracy"] > 0.9       # 91.9% here
     weights = load_file(run / "model.safetensors")
