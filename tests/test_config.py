@@ -89,4 +89,6 @@ def test_every_setting_has_a_flag_whose_help_states_its_real_default():
     for _, leaf in section_fields():
         flag = "--model-arg" if leaf.name == "model_args" else "--" + leaf.name.replace("_", "-")
         entry = " ".join(next(e for e in entries if e.startswith(flag)).split())
-        assert "default:" in entry and "MISSING" not in entry and "object at" not in entry, entry
+        # "(default: 0.05)", or a default the help states in words ("(default for pca-whiten:")
+        assert re.search(r"[(;] ?default[: ]", entry), entry
+        assert "MISSING" not in entry and "object at" not in entry, entry

@@ -286,7 +286,10 @@ class RunConfig:
     device: str = option("auto", "auto (CUDA when present), cpu, cuda or cuda:N")
     out_dir: str = option("runs", "parent directory of run directories")
     name: str | None = option(None, "run directory name (default: time-model-dataset)")
-    progress: str = option("auto", "progress bar: auto (only on a terminal), on, off",
+    progress: str = option("auto", "train: a progress bar on a terminal, one line per epoch "
+                                   "in a file or a pipe (never a bar's frames), with auto or "
+                                   "on; off: neither. In Python, auto shows the bar only on a "
+                                   "terminal or in a notebook",
                            choices=("auto", "on", "off"))
     nproc: int = option(1, "processes for data-parallel training on this machine "
                            "(DistributedDataParallel: gloo on CPU, NCCL on CUDA; each takes its "

@@ -12,11 +12,13 @@ import sys
 from striate.cli import inference, info, knn, lr_find, train, tune, viz
 from striate.cli.flags import Parser
 from striate.errors import StriateError
+from striate.version import __version__
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="striate", description="Deep-learning image classification, the "
                     "tutorials' way, fast.")
+    parser.add_argument("--version", action="version", version=f"striate {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
     # The order of `striate --help`.
     for module in (train, inference, info, tune, lr_find, knn, viz):

@@ -5,6 +5,8 @@ command line.
 """
 
 import argparse
+import json
+import re
 import signal
 
 import yaml
@@ -14,11 +16,42 @@ from striate.config import (ENGINES, TrainConfig, apply_mapping, field_type, fla
 from striate.errors import StriateError
 
 
+def states_default(help_text: str) -> bool:
+    """Whether a help text already says what its option's absence means ("(default: the one
+    that trained it)", "(default for pca-whiten: all)")."""
+    return re.search(r"\bdefault\b", help_text) is not None
+
+
+class DefaultsHelp(argparse.ArgumentDefaultsHelpFormatter):
+    """Each option's default in its help, once: a help that states it in words keeps its own."""
+
+    def _get_help_string(self, action):
+        return action.help if states_default(action.help) else super()._get_help_string(action)
+
+
 class Parser(argparse.ArgumentParser):
-    """argparse, but a usage error is one line and a StriateError (so: exit 2, no traceback)."""
+    """argparse, but a usage error is one line and a StriateError (so: exit 2, no traceback),
+    and every option's help gives its default (DefaultsHelp)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", DefaultsHelp)
+        super().__init__(*args, **kwargs)
 
     def error(self, message):
         raise StriateError(f"{message} (see `{self.prog} --help`)")
+
+
+def add_json_flag(parser, keys: str) -> None:
+    """--json: the command's result as one JSON object on stdout, for scripts; `keys` names
+    its keys in the help."""
+    parser.add_argument("--json", action="store_true",
+                        help=f"print one JSON object on stdout, nothing else: {keys}")
+
+
+def print_json(result: dict) -> None:
+    """One line of JSON, numbers as Python writes them (as in metrics.json: NaN where a figure
+    is not a number)."""
+    print(json.dumps(result), flush=True)
 
 
 def parse_model_arg(text: str) -> tuple[str, object]:
@@ -35,13 +68,12 @@ def parse_model_arg(text: str) -> tuple[str, object]:
 
 
 def add_config_flags(parser: argparse.ArgumentParser) -> None:
-    """One flag per config field, grouped by section, with the default in the help."""
+    """One flag per config field, grouped by section, with the default in the help (written
+    here: the flags' own default is SUPPRESS, so that only the flags given are seen)."""
     groups = {}
     for section, leaf in section_fields():
         group = groups.setdefault(section, parser.add_argument_group(f"{section} options"))
-        kind, help_text = field_type(leaf), leaf.metadata["help"]
-        if "default:" not in help_text:
-            help_text += f" (default: {leaf.default})"
+        kind, help_text = field_type(leaf), with_default(leaf.metadata["help"], leaf.default)
         if kind is dict:
             group.add_argument("--model-arg", dest=leaf.name, action="append",
                                type=parse_model_arg, metavar="KEY=VALUE",
@@ -56,15 +88,25 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
                                help=help_text)
 
 
+def with_default(help_text: str, default) -> str:
+    """The help with its default, unless it states it already; None, an unset option, is
+    shown as the word none."""
+    if states_default(help_text):
+        return help_text
+    return f"{help_text} (default: {'none' if default is None else default})"
+
+
 def add_settings_sources(parser) -> None:
     parser.add_argument("--recipe", metavar="NAME", help="start from a named recipe (see "
-                        "`striate recipes`); --config and flags override it")
-    parser.add_argument("--config", metavar="FILE.yaml", help="settings file; flags override it")
+                        "`striate recipes`); --config and flags override it (default: none)")
+    parser.add_argument("--config", metavar="FILE.yaml", help="settings file; flags override it "
+                        "(default: none)")
 
 
 def add_inference_flags(parser) -> None:
     """Where a checkpoint runs: the device, and the engine (either can run either's files)."""
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    parser.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda "
+                        "or cuda:N")
     parser.add_argument("--engine", default=None, choices=ENGINES,
                         help="engine to run the checkpoint with (default: the one that "
                              "trained it)")

@@ -3,6 +3,7 @@
 import argparse
 from pathlib import Path
 
+from striate.cli.flags import with_default
 from striate.config import DataConfig, field_type, flag_name, section_fields
 from striate.errors import StriateError
 from striate.files import make_directory
@@ -34,9 +35,7 @@ def add_data_flags(parser) -> None:
         if section != "data" or leaf.name not in DATA_FLAGS:
             continue
         default = DEFAULTS.get(leaf.name, leaf.default)
-        help_text = leaf.metadata["help"]
-        if "default:" not in help_text:
-            help_text += f" (default: {default})"
+        help_text = with_default(leaf.metadata["help"], default)
         if field_type(leaf) is bool:
             group.add_argument(flag_name(leaf.name), dest=leaf.name, default=default,
                                action=argparse.BooleanOptionalAction, help=help_text)

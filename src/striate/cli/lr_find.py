@@ -14,12 +14,14 @@ from striate.errors import StriateError
 def cmd_lr_find(args: argparse.Namespace) -> None:
     from striate.lr_find import (DIVERGENCE, SMOOTHING, check_sweep, learning_rates, summary,
                                  sweep, write_results)
+    from striate.training.loop import can_draw_bar
 
     check_sweep(args.start_lr, args.end_lr, args.steps)
     config, given = config_from_args(args)
     stop_on_sigterm()
     lrs = learning_rates(args.start_lr, args.end_lr, args.steps)
-    result, described = sweep(config, lrs, config.run.shows_progress())
+    # never a bar's frames in a file, whatever --progress says
+    result, described = sweep(config, lrs, config.run.shows_progress() and can_draw_bar())
     if len(result.lrs) < 2:
         raise StriateError(f"the loss was not finite from the first steps (lr "
                            f"{args.start_lr:g}); lower --start-lr")
@@ -58,7 +60,7 @@ def add_commands(commands) -> None:
     """Add `lr-find` to the `striate` parser's subparsers."""
     parser = commands.add_parser(
         "lr-find", help="learning-rate range test: the loss as the rate grows, and a "
-        "suggested --lr", formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        "suggested --lr",
         description="Train a fresh model one minibatch per step while the learning rate grows "
         "from --start-lr to --end-lr; stop once the smoothed loss passes 4x its minimum. The "
         "training flags choose the model, data and update rule; the sweep sets the rate, so "

@@ -42,7 +42,8 @@ def add_search_flags(parser) -> None:
                              "choice(a, b), uniform(LOW, HIGH), loguniform(LOW, HIGH), "
                              "int(LOW, HIGH) or logint(LOW, HIGH)")
     search.add_argument("--space", metavar="FILE.yaml",
-                        help="search space file: one `NAME: SPEC` per line; --param adds to it")
+                        help="search space file: one `NAME: SPEC` per line; --param adds to it "
+                             "(default: none, the --param options alone)")
     search.add_argument("--strategy", default="tpe", choices=STRATEGIES,
                         help="grid: every combination; random; tpe: Optuna's Bayesian sampler "
                              "(random for its first 10 trials)")
@@ -52,7 +53,8 @@ def add_search_flags(parser) -> None:
                         help="trials this process trains (default: the rest of the grid; "
                              "20 for random and tpe)")
     search.add_argument("--timeout", type=seconds, default=None, metavar="SECONDS",
-                        help="start no new trial after this long (the running one finishes)")
+                        help="start no new trial after this long (the running one finishes) "
+                             "(default: none, no time limit)")
     search.add_argument("--pruner", default="median", choices=PRUNERS,
                         help="median: stop a trial whose validation error is worse than the "
                              "median of earlier trials at the same epoch; none")
@@ -104,16 +106,14 @@ def cmd_cv(args) -> None:
 def add_commands(commands) -> None:
     """Add `tune` and `cv` to the `striate` parser's subparsers."""
     tune = commands.add_parser("tune", help="hyper-parameter search (grid, random, TPE) over "
-                               "any training option; resumable, several workers can share it",
-                               formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                               "any training option; resumable, several workers can share it")
     add_settings_sources(tune)
     add_search_flags(tune)
     add_config_flags(tune)
     tune.set_defaults(handler=cmd_tune)
 
     cv = commands.add_parser("cv", help="k-fold cross-validation (--folds K): validation "
-                             "accuracy as mean ± std over the folds",
-                             formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                             "accuracy as mean ± std over the folds")
     add_settings_sources(cv)
     add_config_flags(cv)
     cv.set_defaults(handler=cmd_cv)

@@ -1,7 +1,6 @@
 """`striate plot` and `striate report`. The plotting modules (matplotlib, and torch for feature
 maps) are imported by the handlers, so that `striate --help` stays fast."""
 
-import argparse
 from pathlib import Path
 
 from striate.cli.flags import add_trust_flag
@@ -10,13 +9,6 @@ from striate.errors import StriateError
 
 TUTORIAL_SEED = 23455  # the seed of the Deep Learning Tutorials' numpy.random.RandomState
 PLOT_NAMES = "loss, error, lr, filters, features, confusion, wrong, cv, folds, heatmap"
-
-
-class DefaultsHelp(argparse.ArgumentDefaultsHelpFormatter):
-    """Defaults in the help, except None: such an option says in words what its absence means."""
-
-    def _get_help_string(self, action):
-        return action.help if action.default is None else super()._get_help_string(action)
 
 
 def names(text: str) -> list[str]:
@@ -73,27 +65,28 @@ def add_commands(commands) -> None:
     plot = commands.add_parser(
         "plot", help="draw a run's, checkpoint's or study's plots as PNG files",
         description="Plots read run directories, checkpoints and study directories (never a "
-                    "running training); by default every plot that applies is drawn.",
-        formatter_class=DefaultsHelp)
+                    "running training); by default every plot that applies is drawn.")
     plot.add_argument("run", metavar="RUN", nargs="?",
-                      help="run directory, .safetensors checkpoint or study directory")
+                      help="run directory, .safetensors checkpoint or study directory "
+                           "(default: none, for --random-filters)")
     plot.add_argument("--what", type=names, metavar="A,B",
-                      help=f"plots to draw, from: {PLOT_NAMES} (none given: every one that "
+                      help=f"plots to draw, from: {PLOT_NAMES} (default: every one that "
                            "applies to RUN)")
-    plot.add_argument("--out", metavar="DIR", help="directory for the PNG files (none given: "
-                      "RUN/plots)")
+    plot.add_argument("--out", metavar="DIR",
+                      help="directory for the PNG files (default: RUN/plots)")
     plot.add_argument("--layers", type=names, metavar="A,B",
-                      help="features: layer names, as in the checkpoint (none given: every "
+                      help="features: layer names, as in the checkpoint (default: every "
                            "convolution)")
     plot.add_argument("--image", metavar="FILE",
-                      help="features and --random-filters: the input image (none given: test "
+                      help="features and --random-filters: the input image (default: test "
                            "image --index; a photo shipped with matplotlib)")
     plot.add_argument("--index", type=int, default=0, help="features: the test image shown")
     plot.add_argument("--x", metavar="PARAM", help="study plots: parameter on the x axis "
-                      "(none given: the study's first)")
-    plot.add_argument("--y", metavar="PARAM", help="heatmap: parameter on the y axis (none "
-                      "given: the study's next)")
-    plot.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+                      "(default: the study's first)")
+    plot.add_argument("--y", metavar="PARAM", help="heatmap: parameter on the y axis (default: "
+                      "the study's next)")
+    plot.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda or "
+                      "cuda:N")
     add_trust_flag(plot)
     plot.add_argument("--random-filters", action="store_true",
                       help="the Deep Learning Tutorials' picture: two random 9x9 filters "
@@ -103,11 +96,11 @@ def add_commands(commands) -> None:
     plot.set_defaults(handler=cmd_plot)
 
     report = commands.add_parser(
-        "report", help="one self-contained HTML page: config, metrics, plots, per-class accuracy",
-        formatter_class=DefaultsHelp)
-    report.add_argument("run", metavar="RUN", help="run directory")
-    report.add_argument("--out", metavar="FILE", help="the HTML file (none given: "
-                        "RUN/report.html)")
-    report.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+        "report", help="one self-contained HTML page: config, metrics, plots, per-class accuracy")
+    report.add_argument("run", metavar="RUN", help="the run directory to describe")
+    report.add_argument("--out", metavar="FILE",
+                        help="the HTML file (default: RUN/report.html)")
+    report.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, "
+                        "cuda or cuda:N")
     add_trust_flag(report)
     report.set_defaults(handler=cmd_report)

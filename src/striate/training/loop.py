@@ -6,13 +6,15 @@
                 validate; on a new best, measure test and keep the weights
             stop when the early-stopping rule says so, or when the validation loss is not finite
         stop when the epoch's training loss is not finite (diverged)
-        record the epoch's row; save a resumable checkpoint (on_epoch_end, which may ask to stop)
+        record the epoch's row and show it (on the bar, or as a log line); save a resumable
+        checkpoint (on_epoch_end, which may ask to stop)
 
 A learner (striate.training.learner.Learner, implemented by each engine) does the mathematics:
 start_epoch, train_step, end_epoch, evaluate, keep_best, restore_best, state_dict.
 """
 
 import math
+import sys
 import time
 from dataclasses import dataclass, field, fields
 
@@ -46,8 +48,57 @@ def checked(state: LoopState) -> LoopState:
     return state
 
 
+def can_draw_bar() -> bool:
+    """A bar redraws itself in place (carriage returns), which a file or a pipe would keep
+    frame by frame: it is drawn in a Jupyter notebook, or when both outputs are a terminal
+    (`> log.txt` from a terminal logs the epochs as lines)."""
+    return "ipykernel" in sys.modules or (sys.stdout.isatty() and sys.stderr.isatty())
+
+
+def epoch_line(row: dict, epochs: int, seconds: float) -> str:
+    """One metrics.csv row as the log line of its epoch (Keras's verbose=2)."""
+    valid = f"{row['valid_error']:.2%}" if math.isfinite(row["valid_error"]) else "-"
+    return (f"epoch {row['epoch']}/{epochs}: train loss {row['train_loss']:.4f}, "
+            f"train error {row['train_error']:.2%}, valid error {valid}, "
+            f"lr {row['lr']:.4g}, {seconds:.2f} s")
+
+
+class Progress:
+    """What the loop shows while it trains: a bar where one can be drawn, else one line per
+    epoch through `echo`, or nothing when `show` is False. It shows only figures the loop reads
+    anyway (once per epoch, and at validation): reading each step's loss would stall a GPU."""
+
+    def __init__(self, show: bool, epochs: int, batches_per_epoch: int, first_epoch: int,
+                 echo=print):
+        self.epochs, self.echo = epochs, echo
+        self.lines = show and not can_draw_bar()
+        self.bar = tqdm(total=epochs * batches_per_epoch, initial=first_epoch * batches_per_epoch,
+                        unit="batch", dynamic_ncols=True, disable=not show or self.lines)
+        self.postfix = {}
+
+    def start_epoch(self, epoch: int) -> None:
+        self.bar.set_description_str(f"epoch {epoch + 1}/{self.epochs}", refresh=False)
+
+    def step(self) -> None:
+        self.bar.update()
+
+    def show(self, **figures: str) -> None:
+        self.postfix.update(figures)
+        self.bar.set_postfix(self.postfix)
+
+    def end_epoch(self, row: dict, seconds: float) -> None:
+        self.show(train_loss=f"{row['train_loss']:.4f}")
+        if self.lines:
+            self.echo(epoch_line(row, self.epochs, seconds))
+
+    def close(self) -> None:
+        self.bar.close()
+
+
 class Loop:
-    def __init__(self, learner, config: TrainConfig, show_progress: bool = False):
+    def __init__(self, learner, config: TrainConfig, show_progress: bool = False, echo=print):
+        """show_progress: a bar on a terminal or in a notebook, else a line per epoch through
+        `echo` (a file, a pipe)."""
         self.learner = learner
         self.config = config
         self.schedule = Schedule(config.schedule, config.optim.lr, config.stop.epochs,
@@ -55,25 +106,27 @@ class Loop:
         self.stopper = make_stopper(config.stop)
         self.state = LoopState()
         self.show_progress = show_progress
+        self.echo = echo
 
     def run(self, on_epoch_end=lambda loop, improved: None) -> LoopState:
         state, learner, stopper = self.state, self.learner, self.stopper
         n_batches = learner.batches_per_epoch
         frequency = self.config.stop.validation_frequency or stopper.validation_frequency(n_batches)
         started = time.perf_counter() - state.elapsed
-        bar = tqdm(total=self.config.stop.epochs * n_batches, initial=state.epoch * n_batches,
-                   disable=not self.show_progress, unit="batch", dynamic_ncols=True)
+        progress = Progress(self.show_progress, self.config.stop.epochs, n_batches, state.epoch,
+                            self.echo)
         valid = NOT_EVALUATED
         for epoch in range(state.epoch, self.config.stop.epochs):
             if state.stopped_by:
                 break
             learner.start_epoch(epoch)
+            progress.start_epoch(epoch)
             validated = improved = False
             for batch in range(n_batches):
                 iteration = epoch * n_batches + batch
                 lr = self.schedule.lr(epoch + batch / n_batches)
                 learner.train_step(batch, lr)
-                bar.update()
+                progress.step()
                 if (iteration + 1) % frequency == 0:
                     valid, validated = learner.evaluate("valid"), True
                     if not math.isfinite(valid.loss):
@@ -82,8 +135,8 @@ class Loop:
                     if stopper.observe(iteration, valid.error, valid.loss):
                         improved = True
                         self.record_best(epoch, iteration, valid)
-                    bar.set_postfix(valid_error=f"{valid.error:.4f}",
-                                    best=f"{stopper.best_error:.4f}")
+                    progress.show(valid_error=f"{valid.error:.4f}",
+                                  best=f"{stopper.best_error:.4f}")
                 if stopper.should_stop(iteration):
                     state.stopped_by = "patience"
                     break
@@ -91,6 +144,7 @@ class Loop:
             stopper.end_epoch()
             if not state.stopped_by:
                 self.check_epoch_end(epoch, iteration, train_loss, validated, improved)
+            elapsed_before = state.elapsed
             state.epoch, state.elapsed = epoch + 1, time.perf_counter() - started
             state.history.append({
                 "epoch": epoch + 1, "iteration": iteration + 1, "lr": lr,
@@ -98,9 +152,10 @@ class Loop:
                 "valid_loss": valid.loss, "valid_error": valid.error,
                 "valid_accuracy": 1 - valid.error,
                 "best_valid_error": stopper.best_error, "time_s": round(state.elapsed, 3)})
+            progress.end_epoch(state.history[-1], state.elapsed - elapsed_before)
             if on_epoch_end(self, improved) and not state.stopped_by:
                 state.stopped_by = "callback"   # it asked to stop after this epoch
-        bar.close()
+        progress.close()
         if not state.best:
             self.validate_once()
         state.stopped_by = state.stopped_by or "max-epochs"

@@ -46,7 +46,8 @@ def train(config: TrainConfig, resume: RunDir | None = None, show_progress: bool
           write: bool = True) -> Outcome:
     """Train, writing the run directory (unless write is False); on_epoch(row) sees each
     epoch's metrics.csv row once it is saved, and ends training after that epoch by returning
-    True (a tuner may also stop the run by raising).
+    True (a tuner may also stop the run by raising). show_progress: a bar on a terminal or in a
+    notebook, else one echo line per epoch (a file, a pipe); echo takes the run's first line.
 
     config: resolved (TrainConfig.resolve()); train() never changes it. dataset: in memory, in
     place of the one config.data names; model: one of the engine's own to train as it is."""
@@ -62,7 +63,9 @@ def train(config: TrainConfig, resume: RunDir | None = None, show_progress: bool
         summary_writer_class()
     # torchrun's ranks, recorded in config.yaml
     config = replace(config, run=replace(config.run, nproc=learner.world.size))
-    loop = Loop(learner, config, show_progress and learner.world.is_main)
+    if not learner.world.is_main:  # rank 0 speaks for the job
+        show_progress, echo = False, lambda text: None
+    loop = Loop(learner, config, show_progress, echo)
     run = open_run(config, resume, loop, engine.versions(), write and learner.world.is_main)
     echo(f"training {config.model.model} on {data.dataset.name} ({describe_splits(data)} "
          f"train/valid/test)" + (f" in {run.path}" if run else "")
