@@ -9,7 +9,7 @@ import shutil
 import numpy as np
 from PIL import Image
 
-from helpers import tree_snapshot
+from helpers import train_run, tree_snapshot
 from striate.viz.plots import Subject
 
 RUN_PLOTS = 8  # loss, error, lr, filters, two feature-map layers, confusion, wrong
@@ -59,3 +59,28 @@ def test_report_of_an_unfinished_run(cli, lenet_run, tmp_path):
     html = (tmp_path / "r.html").read_text()
     assert "has not finished" in html and "per class" not in html
     assert len(re.findall("<img ", html)) == 3                        # the curves only
+
+
+def test_report_of_two_runs_compares_them(cli, tmp_path):
+    runs = [train_run("--dataset", "digits", "--model", "logreg", "--progress", "off",
+                      "--out-dir", tmp_path, "--name", name, *flags)
+            for name, flags in (("a", ()), ("b", ("--lr", "0.2", "--epochs", "2")))]
+    result = cli("report", *runs, "--out", tmp_path / "both.html")
+    assert result.code == 0, result.err
+    html = (tmp_path / "both.html").read_text()
+    assert "<h1>a vs b</h1>" in html
+    settings = html.split("Settings that differ")[1].split("</table>")[0]
+    assert re.findall(r"<tr><th>([^<]*)</th><td>", settings) == [
+        "optim.lr", "stop.epochs", "run.name"]
+    assert "<td>0.05</td><td>0.2</td>" in settings
+    table = html.split("Final metrics")[1].split("</table>")[0]
+    accuracies = [f"{json.loads((run / 'metrics.json').read_text())['test_accuracy']:.2%}"
+                  for run in runs]
+    assert f"<tr><th>test_accuracy</th><td>{accuracies[0]}</td><td>{accuracies[1]}</td>" in table
+    assert len(re.findall(r'<img src="data:image/png', html)) == 3   # loss, error, lr
+
+
+def test_report_refuses_a_run_given_twice(cli, logreg_run, tmp_path):
+    result = cli("report", logreg_run, logreg_run, "--out", tmp_path / "r.html")
+    assert result.code == 2 and result.err.count("\n") == 1 and "given twice" in result.err
+    assert not (tmp_path / "r.html").exists()

@@ -102,6 +102,18 @@ def errors_in(events: list[dict]) -> list[dict]:
     return [event for event in events if is_error(event)]
 
 
+def open_page(browser: Chromium, page: Path) -> str:
+    """A new tab showing the file, loaded; its DevTools session id."""
+    target = browser.send("Target.createTarget", {"url": "about:blank"})["targetId"]
+    session = browser.send("Target.attachToTarget", {"targetId": target,
+                                                     "flatten": True})["sessionId"]
+    for domain in ("Runtime", "Log", "Page", "Network"):
+        browser.send(f"{domain}.enable", session=session)
+    browser.send("Page.navigate", {"url": page.as_uri()}, session)
+    browser.wait_for("Page.loadEventFired")
+    return session
+
+
 @pytest.fixture
 def browser(tmp_path):
     if not CHROMIUM.exists():
@@ -116,13 +128,7 @@ def browser(tmp_path):
 def test_report_renders_in_chromium(cli, lenet_run, tmp_path, browser):
     report = tmp_path / "report.html"
     assert cli("report", lenet_run, "--out", report).code == 0
-    target = browser.send("Target.createTarget", {"url": "about:blank"})["targetId"]
-    session = browser.send("Target.attachToTarget", {"targetId": target,
-                                                     "flatten": True})["sessionId"]
-    for domain in ("Runtime", "Log", "Page", "Network"):
-        browser.send(f"{domain}.enable", session=session)
-    browser.send("Page.navigate", {"url": report.as_uri()}, session)
-    browser.wait_for("Page.loadEventFired")
+    session = open_page(browser, report)
     images = browser.send("Runtime.evaluate", {"expression": IMAGES, "returnByValue": True},
                           session)["result"]["value"]
 
@@ -134,3 +140,20 @@ def test_report_renders_in_chromium(cli, lenet_run, tmp_path, browser):
     for image in images:
         assert image["complete"], image["alt"]
         assert min(image["natural"]) > 0 and min(image["rendered"]) > 0, image
+
+
+def test_report_of_two_runs_renders_in_chromium(cli, lenet_run, logreg_run, tmp_path, browser):
+    report = tmp_path / "compare.html"
+    assert cli("report", lenet_run, logreg_run, "--out", report).code == 0
+    session = open_page(browser, report)
+    images = browser.send("Runtime.evaluate", {"expression": IMAGES, "returnByValue": True},
+                          session)["result"]["value"]
+    heading = browser.send("Runtime.evaluate", {"expression": "document.querySelector('h1')"
+                                                ".textContent", "returnByValue": True},
+                           session)["result"]["value"]
+
+    assert errors_in(browser.events) == []
+    assert heading == "lenet vs logreg"
+    assert [image["alt"] for image in images] == ["loss", "error", "lr"]
+    for image in images:
+        assert image["complete"] and min(image["natural"]) > 0 and min(image["rendered"]) > 0

@@ -52,12 +52,17 @@ def cmd_report(args) -> None:
     from striate.viz.plots import PlotOptions, Subject
     from striate.viz.report import write_report
 
-    subject = Subject(args.run, PlotOptions(device=check_device(args.device),
-                                            trust_model_code=args.trust_model_code))
-    if subject.kind != "run":
-        raise StriateError(f"{args.run} is a {subject.kind}, and `striate report` describes a run "
-                           "directory; use `striate plot` for it")
-    print(write_report(subject, Path(args.out) if args.out else subject.path / "report.html"))
+    options = PlotOptions(device=check_device(args.device),
+                          trust_model_code=args.trust_model_code)
+    subjects = [Subject(run, options) for run in args.runs]
+    for subject in subjects:
+        if subject.kind != "run":
+            raise StriateError(f"{subject.path} is a {subject.kind}, and `striate report` "
+                               "describes run directories; use `striate plot` for it")
+    if len({subject.path.resolve() for subject in subjects}) < len(subjects):
+        raise StriateError("a run is given twice; give each run directory once")
+    default = subjects[0].path / "report.html" if len(subjects) == 1 else Path("report.html")
+    print(write_report(subjects, Path(args.out) if args.out else default))
 
 
 def add_commands(commands) -> None:
@@ -96,10 +101,13 @@ def add_commands(commands) -> None:
     plot.set_defaults(handler=cmd_plot)
 
     report = commands.add_parser(
-        "report", help="one self-contained HTML page: config, metrics, plots, per-class accuracy")
-    report.add_argument("run", metavar="RUN", help="the run directory to describe")
+        "report", help="one self-contained HTML page: config, metrics, plots, per-class accuracy; "
+                       "of several runs, their curves overlaid and the settings that differ")
+    report.add_argument("runs", metavar="RUN", nargs="+",
+                        help="the run directory to describe, or several to compare")
     report.add_argument("--out", metavar="FILE",
-                        help="the HTML file (default: RUN/report.html)")
+                        help="the HTML file (default: RUN/report.html for one run, "
+                             "report.html in the current directory for several)")
     report.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, "
                         "cuda or cuda:N")
     add_trust_flag(report)

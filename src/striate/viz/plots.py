@@ -21,7 +21,7 @@ from striate.errors import StriateError
 from striate.files import atomic_write_bytes
 from striate.registry import SPECS, is_import_path
 from striate.runs import CONFIG, METRICS_CSV
-from striate.viz.curves import error_figure, loss_figure, lr_figure, read_history
+from striate.viz.curves import Curves, error_figure, loss_figure, lr_figure, read_curves
 from striate.viz.features import features_figure
 from striate.viz.figures import display_image, png_bytes
 from striate.viz.predictions import (checkpoint_test_data, confusion_figure, predict_test,
@@ -71,8 +71,8 @@ class Subject:
         return (self.path.parent if self.kind == "checkpoint" else self.path) / "plots"
 
     @cached_property
-    def history(self) -> dict[str, list[float]]:
-        return read_history(self.path)
+    def curves(self) -> Curves:
+        return read_curves(self.path)
 
     @cached_property
     def meta(self) -> dict:
@@ -227,10 +227,11 @@ class Plot:
 
 PLOTS = {plot.name: plot for plot in (
     Plot("loss", "training and validation loss per epoch", no_history,
-         one("loss", lambda s: loss_figure(s.history))),
+         one("loss", lambda s: loss_figure([s.curves]))),
     Plot("error", "training and validation error per epoch", no_history,
-         one("error", lambda s: error_figure(s.history))),
-    Plot("lr", "learning rate per epoch", no_history, one("lr", lambda s: lr_figure(s.history))),
+         one("error", lambda s: error_figure([s.curves]))),
+    Plot("lr", "learning rate at every step", no_history,
+         one("lr", lambda s: lr_figure([s.curves]))),
     Plot("filters", "first-layer filters (logreg/MLP: first affine rows as images)",
          no_filters, one("filters", lambda s: filters_figure(s.engine.first_layer(s.model),
                                                              s.meta["input_shape"]))),

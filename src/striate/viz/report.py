@@ -1,4 +1,6 @@
-"""`striate report`: one self-contained HTML page per run, to keep, mail or open anywhere.
+"""`striate report`: one self-contained HTML page, to keep, mail or open anywhere: of one run
+(config, metrics, every plot, per-class accuracy), or comparing several (their curves overlaid,
+the settings that differ between them, their metrics side by side).
 
 Everything is inside the file (pictures as data: URIs, the style sheet inline), so the page
 needs no server, no network and no other file.
@@ -10,7 +12,9 @@ from html import escape
 from pathlib import Path
 
 from striate.files import atomic_write_text
-from striate.runs import CONFIG, METRICS_JSON, RUN_INFO
+from striate.runs import CONFIG, METRICS_JSON, RUN_INFO, RunDir
+from striate.viz.curves import error_figure, loss_figure, lr_figure, read_curves
+from striate.viz.figures import png_bytes
 from striate.viz.plots import Subject, draw, select
 
 STYLE = """
@@ -25,8 +29,10 @@ pre { background: #f6f6f6; padding: 0.8rem; overflow-x: auto; }
 """
 
 
-def write_report(subject: Subject, out: Path) -> Path:
-    atomic_write_text(out, report_html(subject))
+def write_report(subjects: list[Subject], out: Path) -> Path:
+    """The page of one run, or the comparison of several, written to `out`."""
+    html = report_html(subjects[0]) if len(subjects) == 1 else comparison_html(subjects)
+    atomic_write_text(out, html)
     return out
 
 
@@ -42,10 +48,69 @@ def report_html(subject: Subject) -> str:
     if subject.checkpoint is not None:
         sections += ["<h2>Test accuracy per class</h2>", per_class_table(subject)]
     sections += [f"<h2>Config ({CONFIG})</h2>", f"<pre>{escape(config)}</pre>"]
+    return page(run.name, sections)
+
+
+def comparison_html(subjects: list[Subject]) -> str:
+    names = run_names([subject.path for subject in subjects])
+    curves = [read_curves(subject.path, name) for subject, name in zip(subjects, names)]
+    configs = [flat_settings(RunDir(subject.path).config().to_dict()) for subject in subjects]
+    metrics = [RunDir(subject.path).metrics() for subject in subjects]
+    sections = [f"<h1>{escape(' vs '.join(names))}</h1>",
+                f"<h2>Settings that differ ({CONFIG})</h2>", settings_table(names, configs),
+                f"<h2>Final metrics ({METRICS_JSON})</h2>", metrics_table(names, metrics),
+                "<h2>Curves</h2>"]
+    sections += [figure_html(summary, stem, png_bytes(make(curves))) for stem, summary, make in (
+        ("loss", "training and validation loss per epoch", loss_figure),
+        ("error", "training and validation error per epoch", error_figure),
+        ("lr", "learning rate at every step", lr_figure))]
+    return page(" vs ".join(names), sections)
+
+
+def run_names(paths: list[Path]) -> list[str]:
+    """Folder names, or the paths as given where two runs' folders share a name."""
+    names = [path.name for path in paths]
+    return names if len(set(names)) == len(names) else [str(path) for path in paths]
+
+
+def flat_settings(config: dict) -> dict:
+    """config.yaml's {section: {setting: value}} as {"section.setting": value}."""
+    return {f"{section}.{name}": value for section, settings in config.items()
+            for name, value in settings.items()}
+
+
+def settings_table(names: list[str], configs: list[dict]) -> str:
+    differ = [setting for setting in configs[0]
+              if any(config[setting] != configs[0][setting] for config in configs)]
+    if not differ:
+        return "<p>None: the runs were trained with the same settings.</p>"
+    return columns_table("setting", names, [(setting, [config[setting] for config in configs])
+                                            for setting in differ])
+
+
+def metrics_table(names: list[str], metrics: list[dict]) -> str:
+    """One row per metric any run has; "-" where a run has not finished or lacks it."""
+    keys = list(dict.fromkeys(key for figures in metrics for key in figures))
+    return columns_table("metric", names, [(key, [format_value(key, figures[key])
+                                                  if key in figures else "-"
+                                                  for figures in metrics]) for key in keys])
+
+
+def columns_table(what: str, names: list[str], rows) -> str:
+    """rows: (row name, one value per run); a column per run."""
+    header = f"<tr><th>{escape(what)}</th>" + "".join(f"<th>{escape(name)}</th>"
+                                                     for name in names) + "</tr>"
+    body = "".join(f"<tr><th>{escape(str(key))}</th>"
+                   + "".join(f"<td>{escape(str(value))}</td>" for value in values) + "</tr>"
+                   for key, values in rows)
+    return f"<table>{header}{body}</table>"
+
+
+def page(title: str, sections: list[str]) -> str:
     return (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
             # An empty icon: without one, browsers ask the file system for favicon.ico.
             f'<link rel="icon" href="data:,">\n'
-            f"<title>striate report: {escape(run.name)}</title>\n<style>{STYLE}</style>\n"
+            f"<title>striate report: {escape(title)}</title>\n<style>{STYLE}</style>\n"
             f"</head>\n<body>\n" + "\n".join(sections) + "\n</body>\n</html>\n")
 
 
