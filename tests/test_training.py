@@ -33,7 +33,7 @@ def test_digits_mlp_reaches_95_percent_test_accuracy(mlp_run):
 def test_run_directory_records_everything(mlp_run):
     names = {p.name for p in mlp_run.iterdir()}
     assert names == {"config.yaml", "run.json", "metrics.csv", "metrics.json",
-                     "model.safetensors", TRAIN_STATE}
+                     "model.safetensors", "last.safetensors", TRAIN_STATE}
     config = config_from_yaml(mlp_run / "config.yaml")
     assert config.model.model == "mlp" and config.data.dataset == "digits"
     info = json.loads((mlp_run / "run.json").read_text())

@@ -25,7 +25,8 @@ from striate.files import atomic_write_bytes
 
 PREPROCESS_PREFIX = "preprocess."  # tensor names of the preprocessing, apart from the weights
 FORMAT_VERSION = 2  # 2: preprocessing tensors in the file, replacing format 1's per-channel stats
-WEIGHTS_FILE = "model.safetensors"
+WEIGHTS_FILE = "model.safetensors"  # the best validation point
+LAST_WEIGHTS_FILE = "last.safetensors"  # the last epoch, for a user who prefers it
 DIGESTS = "sha256"  # metadata key: {"weights": hex digest, "preprocess": hex digest}
 
 

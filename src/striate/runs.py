@@ -8,6 +8,7 @@
       metrics.json       final figures: best validation, test at best, epochs, why it stopped;
                          no clock readings, so the same seed and config give the same file
       model.safetensors  weights at the best validation point, with the model's metadata
+      last.safetensors   weights at the end of the last epoch, the same kind of file
       train_state.safetensors
                          everything needed to resume: its arrays as tensors, the rest as JSON
 """

@@ -105,6 +105,9 @@ class Loop:
                                  learner.batches_per_epoch)
         self.stopper = make_stopper(config.stop)
         self.state = LoopState()
+        # The current epoch's steps, (lr, loss as train_step returned it): the loss is kept
+        # unread, for a reader once the epoch has ended (TensorBoard's per-step curve).
+        self.epoch_steps: list[tuple[float, object]] = []
         self.show_progress = show_progress
         self.echo = echo
 
@@ -122,10 +125,11 @@ class Loop:
             learner.start_epoch(epoch)
             progress.start_epoch(epoch)
             validated = improved = False
+            self.epoch_steps = []
             for batch in range(n_batches):
                 iteration = epoch * n_batches + batch
                 lr = self.schedule.lr(epoch + batch / n_batches)
-                learner.train_step(batch, lr)
+                self.epoch_steps.append((lr, learner.train_step(batch, lr)))
                 progress.step()
                 if (iteration + 1) % frequency == 0:
                     valid, validated = learner.evaluate("valid"), True

@@ -4,11 +4,13 @@ Everything that can fail on bad input (config, data, model options) is resolved 
 directory is created, so a mistake never leaves a half-made run behind.
 """
 
+import shutil
 from dataclasses import dataclass, replace
 
 import numpy as np
 
-from striate.checkpoint import WEIGHTS_FILE, load_state, save_state, save_weights
+from striate.checkpoint import (LAST_WEIGHTS_FILE, WEIGHTS_FILE, load_state, save_state,
+                                save_weights)
 from striate.config import TrainConfig, flag_name
 from striate.data.dataset import Dataset
 from striate.data.pipeline import RunData, prepare
@@ -18,7 +20,8 @@ from striate.files import WriteError, remove_partial_writes
 from striate.runs import TRAIN_STATE, RunDir
 from striate.training.learner import Learner
 from striate.training.loop import Loop, LoopState
-from striate.training.tensorboard import TensorBoardLog, summary_writer_class
+from striate.training.tensorboard import (TensorBoardLog, confusion_counts, first_layer_filters,
+                                          summary_writer_class)
 
 
 def model_metadata(config: TrainConfig, data: RunData) -> dict:
@@ -73,7 +76,12 @@ def train(config: TrainConfig, resume: RunDir | None = None, show_progress: bool
     if run is None:   # nothing to write, or a data-parallel rank other than 0 (rank 0 writes)
         state = train_unwritten(loop, on_epoch)
     else:
-        state = train_written(loop, run, data, on_epoch)
+        try:
+            state = train_written(loop, run, data, on_epoch)
+        except Interrupted:
+            if resume is None:   # never a resumed run: its earlier epochs are the user's
+                remove_if_unstarted(run)
+            raise
     return Outcome(run, final_metrics(state), state.history, learner, data)
 
 
@@ -106,6 +114,10 @@ def train_written(loop: Loop, run: RunDir, data: RunData, on_epoch) -> LoopState
     def save_best() -> None:
         save_weights(run / WEIGHTS_FILE, {**learner.best_weights(), **preprocess_tensors}, meta)
 
+    def save_last() -> None:
+        save_weights(run / LAST_WEIGHTS_FILE,
+                     {**learner.current_weights(), **preprocess_tensors}, meta)
+
     def save_snapshot(epoch: int) -> None:
         """--save-every: this epoch's weights, a checkpoint of their own (plot, evaluate)."""
         (run / SNAPSHOTS).mkdir(exist_ok=True)
@@ -116,15 +128,17 @@ def train_written(loop: Loop, run: RunDir, data: RunData, on_epoch) -> LoopState
 
     def save_checkpoint(loop: Loop, improved: bool) -> bool:
         # train_state.safetensors last: it commits the epoch. A run killed before it is resumed
-        # from the previous epoch, which rewrites the other two files with the same contents.
+        # from the previous epoch, which rewrites the other files with the same contents.
         if improved:
             save_best()
+        if loop.state.stopped_by != "diverged":   # a diverged epoch's weights are not finite
+            save_last()
         if config.run.save_every and loop.state.epoch % config.run.save_every == 0:
             save_snapshot(loop.state.epoch)
         run.write_history(loop.state.history)
         save_state(run / TRAIN_STATE, loop.state_dict())
         if tensorboard:
-            tensorboard.write(loop.state.history[-1])
+            tensorboard.write(loop.state.history[-1], loop.epoch_steps)
         stop = on_epoch(loop.state.history[-1])
         if stop is True:   # saved as part of the epoch, so that a resume does not train on
             loop.state.stopped_by = "callback"
@@ -138,6 +152,8 @@ def train_written(loop: Loop, run: RunDir, data: RunData, on_epoch) -> LoopState
             state = loop.run(on_epoch_end=save_checkpoint)
         save_best()
         run.write_metrics(final_metrics(state))
+        if tensorboard:
+            write_final_tensorboard(tensorboard, loop, data, final_metrics(state))
         run.write_finish(state.elapsed)
         with learner.world.lost_contact():
             learner.world.leave()
@@ -150,6 +166,19 @@ def train_written(loop: Loop, run: RunDir, data: RunData, on_epoch) -> LoopState
         if tensorboard:
             tensorboard.close()
     return state
+
+
+def write_final_tensorboard(tensorboard: TensorBoardLog, loop: Loop, data: RunData,
+                            metrics: dict) -> None:
+    """The settings with the final metrics, and pictures of the best weights (which the loop
+    has restored): the first layer's filters and the test confusion matrix."""
+    engine, model = get_engine(loop.config.run.engine), loop.learner.model
+    classes = data.dataset.num_classes
+    confusion = (confusion_counts(engine.predictor(model), data.inputs(["test"])["test"], classes)
+                 if len(data.splits.get("test", ())) else None)
+    tensorboard.write_hparams(loop.config.to_dict(), metrics)
+    tensorboard.write_pictures(first_layer_filters(engine, model, data.dataset.input_shape),
+                               confusion, list(data.dataset.class_names), loop.state.epoch)
 
 
 def open_run(config: TrainConfig, resume: RunDir | None, loop: Loop, versions: dict,
@@ -178,7 +207,17 @@ class Interrupted(KeyboardInterrupt):
         self.run = run
 
     def __str__(self) -> str:
+        if not self.run.path.exists():
+            return (f"interrupted before the first epoch ended; removed {self.run.path}, which "
+                    "held nothing to resume: run the same command again to start over")
         return f"interrupted; {how_to_continue(self.run)}"
+
+
+def remove_if_unstarted(run: RunDir) -> None:
+    """Remove a run directory that this command created and that holds no completed epoch:
+    --resume would refuse it, so it could only clutter --out-dir."""
+    if not (run / TRAIN_STATE).is_file():
+        shutil.rmtree(run.path, ignore_errors=True)
 
 
 def how_to_continue(run: RunDir) -> str:
