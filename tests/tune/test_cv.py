@@ -42,6 +42,22 @@ def test_folds_are_dealt_by_the_seed():
     assert np.array_equal(first, again) and not np.array_equal(first, other)
 
 
+def test_a_class_smaller_than_the_folds_is_missing_from_some_and_too_many_folds_are_refused():
+    import warnings
+
+    from striate.errors import StriateError
+
+    labels = np.array([0] * 5 + [1] * 2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")   # no scikit-learn warning reaches the user
+        valids = [stratified_fold(labels, 3, fold, seed=0)[1] for fold in (1, 2, 3)]
+    assert np.array_equal(np.sort(np.concatenate(valids)), np.arange(7))
+    assert sorted(int((labels[valid] == 1).sum()) for valid in valids) == [0, 1, 1]
+    with pytest.raises(StriateError, match=r"^--folds 6 does not fit data whose largest class "
+                                           r"has 5 examples; choose 2 to 5$"):
+        stratified_fold(labels, 6, 1, seed=0)
+
+
 def test_a_fold_run_validates_on_its_fold():
     config = TrainConfig()
     config.data.dataset, config.data.folds, config.data.fold = "digits", 4, 3
@@ -84,6 +100,7 @@ def test_cv_reports_mean_and_std_of_its_fold_runs(cli, tmp_path):
     (("--folds", "1"), "--folds must be at least 2"),
     (("--folds", "3", "--fold", "2"), "striate cv trains every fold; drop --fold"),
     (("--folds", "3", "--model-arg", "hidden=5"), "model logreg has no option 'hidden'"),
+    (("--folds", "500"), "--folds 500 does not fit data whose largest class has 146 examples"),
 ])
 def test_cv_mistakes_are_one_line(cli, tmp_path, args, message):
     result = cli("cv", *QUICK, "--out-dir", tmp_path, *args)

@@ -1,5 +1,6 @@
 """A split's arrays, and carving one split out of another, reproducibly."""
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -64,20 +65,23 @@ def ten_percent(count: int) -> int:
 
 def stratified_fold(labels: np.ndarray, folds: int, fold: int, seed: int
                     ) -> tuple[np.ndarray, np.ndarray]:
-    """(train, valid) sorted index arrays for fold `fold` (1-based) of `folds`.
+    """(train, valid) sorted index arrays for fold `fold` (1-based) of `folds`: scikit-learn's
+    StratifiedKFold, shuffled by `seed`.
 
-    Each class's examples are shuffled by `seed` and dealt round-robin into the folds, so every
-    fold holds each class in the proportion of the whole (within one example), the folds
-    partition the data, and the same seed always deals the same folds."""
-    if not 2 <= folds <= len(labels):
-        raise StriateError(f"--folds {folds} does not fit {len(labels)} examples; choose 2 to "
-                           f"{len(labels)}")
-    rng = np.random.default_rng(seed)
-    assignment = np.empty(len(labels), dtype=np.int64)
-    offset = 0  # continue dealing where the last class stopped, so fold sizes stay balanced
-    for label in np.unique(labels):
-        members = rng.permutation(np.flatnonzero(labels == label))
-        assignment[members] = (offset + np.arange(len(members))) % folds
-        offset += len(members)
-    valid = np.flatnonzero(assignment == fold - 1)
-    return np.flatnonzero(assignment != fold - 1), valid
+    It deals the examples, sorted by class, round-robin into the folds to decide how many of each
+    class each fold holds, then shuffles which of a class's examples go to which fold. So the
+    folds partition the data, differ in size by at most one example, hold each class in the
+    proportion of the whole (within one example), and the same seed deals the same folds."""
+    from sklearn.model_selection import StratifiedKFold
+
+    largest_class = np.unique(labels, return_counts=True)[1].max()
+    if not 2 <= folds <= largest_class:
+        raise StriateError(f"--folds {folds} does not fit data whose largest class has "
+                           f"{largest_class} examples; choose 2 to {largest_class}")
+    splitter = StratifiedKFold(folds, shuffle=True, random_state=seed)
+    with warnings.catch_warnings():
+        # A class with fewer examples than folds is missing from some validation folds, as it
+        # must be; scikit-learn warns of it at every fold run.
+        warnings.simplefilter("ignore", UserWarning)
+        splits = list(splitter.split(np.zeros((len(labels), 1)), labels))
+    return splits[fold - 1]

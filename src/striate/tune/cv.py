@@ -69,6 +69,10 @@ def cross_validate(config: TrainConfig, progress: bool, echo=print) -> Path:
                  f"(error {error:.2%}, best epoch {metrics['best_epoch']}, training accuracy "
                  f"{train_accuracy:.2%}) in {run.path}")
             write_cv_results(directory, config, rows, time.perf_counter() - started)
+    except StriateError:
+        if not any(directory.iterdir()):  # a data mistake (--folds too many) stopped fold 1
+            directory.rmdir()             # before it wrote anything: leave no empty directory
+        raise
     except KeyboardInterrupt:
         raise KeyboardInterrupt(f"interrupted; the {len(rows)} finished folds of "
                                 f"{config.data.folds} are in {directory} ({CV_CSV}); run the "
