@@ -57,9 +57,7 @@ def with_mirror(log_proba):
 def checkpoint_dataset(checkpoint, meta: dict, data_dir: str | None = None):
     """(dataset, config): the data set the checkpoint was trained on, loaded as its config names
     it (from data_dir if given), refused if its images or classes are not the model's."""
-    config = apply_mapping(TrainConfig(), meta["config"], f"{checkpoint} metadata")
-    if data_dir is not None:
-        config.data.data_dir = data_dir
+    config = checkpoint_config(checkpoint, meta, data_dir)
     if config.data.dataset not in dataset_names():
         raise StriateError(f"{checkpoint} was trained on {config.data.dataset}, data in memory "
                            "that only Python holds; evaluate it there: "

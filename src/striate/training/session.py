@@ -114,15 +114,21 @@ def train_written(loop: Loop, run: RunDir, data: RunData, on_epoch) -> LoopState
     def save_best() -> None:
         save_weights(run / WEIGHTS_FILE, {**learner.best_weights(), **preprocess_tensors}, meta)
 
-    def save_last() -> None:
-        save_weights(run / LAST_WEIGHTS_FILE,
-                     {**learner.current_weights(), **preprocess_tensors}, meta)
+    def save_current(paths: list) -> None:
+        """The weights as they are now, copied off the learner once, into each of `paths`."""
+        if paths:
+            weights = {**learner.current_weights(), **preprocess_tensors}
+            for path in paths:
+                save_weights(path, weights, meta)
 
-    def save_snapshot(epoch: int) -> None:
-        """--save-every: this epoch's weights, a checkpoint of their own (plot, evaluate)."""
-        (run / SNAPSHOTS).mkdir(exist_ok=True)
-        save_weights(run / SNAPSHOTS / snapshot_name(epoch),
-                     {**learner.current_weights(), **preprocess_tensors}, meta)
+    def current_paths(loop: Loop) -> list:
+        """last.safetensors (unless the epoch diverged: its weights are not finite), and the
+        --save-every snapshot when the epoch is due one (plot and evaluate read it)."""
+        paths = [] if loop.state.stopped_by == "diverged" else [run / LAST_WEIGHTS_FILE]
+        if config.run.save_every and loop.state.epoch % config.run.save_every == 0:
+            (run / SNAPSHOTS).mkdir(exist_ok=True)
+            paths.append(run / SNAPSHOTS / snapshot_name(loop.state.epoch))
+        return paths
 
     tensorboard = TensorBoardLog(run.path) if config.run.tensorboard else None
 
@@ -131,10 +137,7 @@ def train_written(loop: Loop, run: RunDir, data: RunData, on_epoch) -> LoopState
         # from the previous epoch, which rewrites the other files with the same contents.
         if improved:
             save_best()
-        if loop.state.stopped_by != "diverged":   # a diverged epoch's weights are not finite
-            save_last()
-        if config.run.save_every and loop.state.epoch % config.run.save_every == 0:
-            save_snapshot(loop.state.epoch)
+        save_current(current_paths(loop))
         run.write_history(loop.state.history)
         save_state(run / TRAIN_STATE, loop.state_dict())
         if tensorboard:
