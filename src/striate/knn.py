@@ -20,6 +20,7 @@ from typing import Sequence
 import numpy as np
 
 from striate.data import Dataset, Preprocess, Split, load_dataset
+from striate.data.pipeline import training_pool
 from striate.errors import StriateError
 
 K_CHOICES = (1, 3, 5, 8, 10, 12, 15, 20, 50, 100)  # the assignment's
@@ -290,14 +291,6 @@ def run_knn(data: Dataset | str = "digits", *, preprocess: str = "none",
     predicted = classifier.predict(fitted.apply(test.images, dataset.pixel_max), best_k)
     return KnnResult(dataset.name, preprocess, len(train), len(test), cross_validation, best_k,
                      float(np.mean(predicted == test.labels)), time.perf_counter() - started)
-
-
-def training_pool(dataset: Dataset) -> Split:
-    """Every labelled image outside the test set, in stored order."""
-    if dataset.valid is None:
-        return dataset.train
-    return Split(np.concatenate([dataset.train.images, dataset.valid.images]),
-                 np.concatenate([dataset.train.labels, dataset.valid.labels]))
 
 
 def subset(split: Split, size: int | None, seed: int | None, name: str, kind: str) -> Split:

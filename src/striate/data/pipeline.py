@@ -40,12 +40,18 @@ def split(dataset: Dataset, config: DataConfig, seed: int) -> dict[str, Split]:
 def cross_validation_fold(dataset: Dataset, config: DataConfig, seed: int) -> dict[str, Split]:
     """Fold --fold of --folds over every labelled example outside the test set (a data set's
     own validation split included)."""
-    pool = dataset.train
-    if dataset.valid is not None:
-        pool = Split(np.concatenate([pool.images, dataset.valid.images]),
-                     np.concatenate([pool.labels, dataset.valid.labels]))
+    pool = training_pool(dataset)
     train, valid = stratified_fold(pool.labels, config.folds, config.fold, seed)
     return {"train": take(pool, train), "valid": take(pool, valid)}
+
+
+def training_pool(dataset: Dataset) -> Split:
+    """Every labelled image outside the test set, in stored order: the training split and the
+    data set's own validation split, where it has one."""
+    if dataset.valid is None:
+        return dataset.train
+    return Split(np.concatenate([dataset.train.images, dataset.valid.images]),
+                 np.concatenate([dataset.train.labels, dataset.valid.labels]))
 
 
 def fit_preprocess(config: DataConfig, dataset: Dataset, train: Split) -> Preprocess:
