@@ -26,6 +26,8 @@ predict) is written once, above this interface.
 import importlib
 import importlib.util
 
+import numpy as np
+
 from striate.config import ENGINES
 from striate.errors import StriateError
 from striate.registry import SPECS, is_import_path
@@ -37,6 +39,18 @@ def torch_installed() -> bool:
         return importlib.util.find_spec("torch") is not None
     except ImportError:  # an import hook that refuses it
         return False
+
+
+def filter_images(weight: np.ndarray, input_shape) -> np.ndarray | None:
+    """(K, C, h, w): a first layer's weight (as an engine's first_layer gives it) as pictures:
+    a convolution's kernels, or an affine layer's rows (one per unit, weight (units, D))
+    reshaped to the (C, H, W) input image, the pattern the unit responds to most; None for rows
+    that read PCA component scores, which are no image."""
+    if weight.ndim == 4:
+        return weight                                 # (K, C, f, f)
+    if weight.shape[1] != int(np.prod(input_shape)):
+        return None
+    return weight.reshape(len(weight), *input_shape)  # (units, C, H, W)
 
 
 def build_learner(config, inputs: dict, num_classes: int, preprocess, model=None):

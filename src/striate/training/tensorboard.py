@@ -7,12 +7,12 @@ first layer's filters and the test confusion matrix (the Images tab).
 package is imported only when logging is asked for, and its absence is a one-line error.
 """
 
-import math
 from pathlib import Path
 
 import numpy as np
 
 from striate.data.splits import Split
+from striate.engines import filter_images
 from striate.errors import StriateError
 
 LOG_DIR = "tensorboard"
@@ -105,10 +105,7 @@ def first_layer_filters(engine, model, input_shape) -> np.ndarray | None:
         _, weight = engine.first_layer(model)
     except StriateError:
         return None
-    if weight.ndim == 4:
-        return weight
-    return weight.reshape(len(weight), *input_shape) \
-        if weight.shape[1] == math.prod(input_shape) else None
+    return filter_images(weight, input_shape)
 
 
 def confusion_counts(predict, test: Split, classes: int) -> np.ndarray:

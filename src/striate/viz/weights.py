@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from striate.data.images import load_image, probe_image
+from striate.engines import filter_images
 from striate.errors import StriateError
 from striate.viz.figures import new_figure, show_image, tile_images
 
@@ -15,16 +16,14 @@ SAMPLE_PHOTO = "grace_hopper.jpg"  # ships with matplotlib (sample_data), so wor
 
 
 def layer_filters(name: str, weight: np.ndarray, input_shape) -> np.ndarray:
-    """(K, C, h, w): a convolution's kernels, or an affine layer's rows (one per unit, weight
-    (units, D)) reshaped to the (C, H, W) input image, which is the pattern the unit responds
-    to most."""
-    if weight.ndim == 4:
-        return weight                                 # (K, C, f, f)
-    if weight.shape[1] != int(np.prod(input_shape)):
+    """(K, C, h, w): engines.filter_images, refused in one line where the layer reads PCA
+    scores."""
+    filters = filter_images(weight, input_shape)
+    if filters is None:
         raise StriateError(f"{name} reads {weight.shape[1]} PCA component scores, not image "
                            "pixels, so its weights are no pictures; plot a model trained "
                            "without --preprocess pca or pca-whiten")
-    return weight.reshape(len(weight), *input_shape)  # (units, C, H, W)
+    return filters
 
 
 def filters_figure(first_layer: tuple[str, np.ndarray], input_shape):
