@@ -25,8 +25,7 @@ predict) is written once, above this interface.
 
 import importlib
 import importlib.util
-
-import numpy as np
+import math
 
 from striate.config import ENGINES
 from striate.errors import StriateError
@@ -41,14 +40,15 @@ def torch_installed() -> bool:
         return False
 
 
-def filter_images(weight: np.ndarray, input_shape) -> np.ndarray | None:
+def filter_images(weight, input_shape):
     """(K, C, h, w): a first layer's weight (as an engine's first_layer gives it) as pictures:
     a convolution's kernels, or an affine layer's rows (one per unit, weight (units, D))
     reshaped to the (C, H, W) input image, the pattern the unit responds to most; None for rows
-    that read PCA component scores, which are no image."""
+    that read PCA component scores, which are no image. (numpy arrays in and out; numpy is not
+    imported here, so that `striate --help` stays light.)"""
     if weight.ndim == 4:
         return weight                                 # (K, C, f, f)
-    if weight.shape[1] != int(np.prod(input_shape)):
+    if weight.shape[1] != math.prod(input_shape):
         return None
     return weight.reshape(len(weight), *input_shape)  # (units, C, H, W)
 
