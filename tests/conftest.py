@@ -1,3 +1,5 @@
+import os
+
 import pytest
 import torch
 
@@ -7,11 +9,18 @@ from striate.cli import main
 @pytest.fixture(autouse=True, scope="session")
 def one_thread():
     """The tests train tiny models: a second intra-op thread only adds synchronisation (seconds
-    per run on a busy machine), so the suite uses one and gives the setting back afterwards."""
-    threads = torch.get_num_threads()
+    per run on a busy machine), so the suite uses one and gives the setting back afterwards.
+    OMP_NUM_THREADS is how a user chooses it for every command (striate.threads), child
+    processes included."""
+    threads, chosen = torch.get_num_threads(), os.environ.get("OMP_NUM_THREADS")
     torch.set_num_threads(1)
+    os.environ["OMP_NUM_THREADS"] = "1"
     yield
     torch.set_num_threads(threads)
+    if chosen is None:
+        del os.environ["OMP_NUM_THREADS"]
+    else:
+        os.environ["OMP_NUM_THREADS"] = chosen
 
 
 class CliResult:

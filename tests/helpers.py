@@ -43,6 +43,20 @@ def interrupted_after_epochs(epochs: int):
         session.save_state = real_save_state
 
 
+def resave(checkpoint, path: Path, change=lambda tensors, meta: None) -> Path:
+    """The checkpoint of a run written again at `path` by save_weights after
+    change(tensors, meta), with its preprocessing file beside it: a forged or altered copy."""
+    from striate.checkpoint import (PREPROCESS_FILE, load_weights, read_checkpoint,
+                                    save_preprocess, save_weights)
+
+    tensors, meta = load_weights(checkpoint)
+    preprocessing = read_checkpoint(checkpoint, preprocessing=True)[0]
+    change(tensors, meta)
+    saved = save_preprocess(Path(path).parent / PREPROCESS_FILE, preprocessing, meta["preprocess"])
+    save_weights(Path(path), tensors, meta, saved)
+    return Path(path)
+
+
 def metrics_of(run: Path) -> dict:
     """The run's final figures: its metrics.json."""
     return json.loads((Path(run) / "metrics.json").read_text())

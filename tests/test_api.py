@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import striate
-from helpers import tree_snapshot
+from helpers import resave, tree_snapshot
 from own_models import Softmax, TinyNet
 from striate.config import TrainConfig, section_fields
 from striate.recipes import recipe_config
@@ -244,17 +244,11 @@ def test_check_and_find_lr_take_the_same_arguments_as_train(digits):
 def test_a_run_from_elsewhere_cannot_reach_past_the_tutorials_classes(trained_mlp, tmp_path):
     """striate.dlt's classes load without trust; nothing else reachable from that module does,
     so a crafted checkpoint cannot have numpy write a file through np.memmap."""
-    from striate.checkpoint import load_weights, read_checkpoint, save_weights
-
-    tensors, meta = load_weights(trained_mlp.run_dir)
-    tensors.update(read_checkpoint(trained_mlp.run_dir, preprocessing=True)[0])
     victim = tmp_path / "victim.txt"
     victim.write_text("kept")
-    crafted = tmp_path / "crafted.safetensors"
-    meta = {**meta, "model": "striate.dlt:np.memmap",
-            "model_args": {"filename": str(victim), "mode": "w+", "shape": [16]}}
-    save_weights(crafted, tensors, {key: value for key, value in meta.items()
-                                    if key not in ("format", "sha256")})
+    crafted = resave(trained_mlp.run_dir, tmp_path / "crafted.safetensors", lambda _, meta: meta.update(
+        model="striate.dlt:np.memmap",
+        model_args={"filename": str(victim), "mode": "w+", "shape": [16]}))
     with pytest.raises(striate.StriateError, match="--trust-model-code"):
         striate.load(crafted)
     assert victim.read_text() == "kept"

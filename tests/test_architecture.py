@@ -11,12 +11,12 @@ SOURCE = Path(striate.__file__).parent
 
 # Bottom to top. A module may import its own layer and the ones below.
 LAYERS = [
-    ("errors", "files", "version"),                        # leaves
+    ("errors", "files", "version", "threads"),             # leaves
     ("config", "registry"),                                # settings, the model vocabulary
     ("checkpoint", "runs", "data"),                        # files on disk, data sets
     ("training", "engines"),                               # the loop and the engine boundary
     ("torch", "numpy", "dlt", "knn"),                      # the engines; the tutorials' classes
-    ("checks", "inference", "recipes", "reproduce", "tune"),  # built on the boundary
+    ("checks", "inference", "export", "recipes", "reproduce", "tune"),  # on the boundary
     ("viz", "lr_find"),                                    # pictures (lr-find draws its curve)
     ("api",),                                              # striate.train, load, Trained
     ("cli", "__main__", "__init__"),                       # the command line

@@ -44,7 +44,7 @@ def test_each_transform_trains_and_is_stored_with_the_weights(runs, kind):
     tensors, meta = read_checkpoint(run, preprocessing=True)
     expected = KINDS[kind][1]
     assert {name: array.shape for name, array in tensors.items()} == \
-        {"preprocess." + name: shape for name, shape in expected.items()}
+        {name: shape for name, shape in expected.items()}
     assert meta["preprocess"]["kind"] == kind and meta["input_shape"] == [1, 8, 8]
     weights = load_weights(run)[0]
     assert not any(name.startswith("preprocess.") for name in weights)
@@ -56,7 +56,7 @@ def test_each_transform_trains_and_is_stored_with_the_weights(runs, kind):
     components = 20 if "pca" in kind else None
     fitted = Preprocess.fit(kind, train.images, dataset.pixel_max, components)
     for name, array in fitted.tensors.items():
-        np.testing.assert_array_equal(tensors["preprocess." + name], array)
+        np.testing.assert_array_equal(tensors[name], array)
     # PCA feeds the network k scores, not an image.
     k = (20, 1, 1) if "pca" in kind else (1, 8, 8)
     assert model_input_shape(meta) == k
@@ -186,7 +186,7 @@ def test_numpy_engine_trains_with_zca_and_its_checkpoint_evaluates_the_same(tmp_
                     "--out-dir", tmp_path, "--name", "numpy")
     metrics = metrics_of(run)
     assert metrics["test_accuracy"] > 0.6
-    assert read_checkpoint(run, preprocessing=True)[0]["preprocess.matrix"].shape == (D, D)
+    assert read_checkpoint(run, preprocessing=True)[0]["matrix"].shape == (D, D)
     for engine in ("numpy", "torch"):
         result = evaluate(run, "test", device="cpu", engine=engine)
         assert result["accuracy"] == metrics["test_accuracy"], engine

@@ -7,9 +7,8 @@ import pytest
 import torch
 from PIL import Image
 
-from helpers import interrupted_after_epochs, metrics_of, train_run, tree_snapshot
-from striate.checkpoint import (load_state, load_weights, read_checkpoint, save_state,
-                                save_weights)
+from helpers import interrupted_after_epochs, metrics_of, resave, train_run, tree_snapshot
+from striate.checkpoint import load_state, load_weights, save_state
 from striate.config import config_from_yaml
 from striate.data import load_dataset, load_image
 from striate.data.pipeline import load_preprocess
@@ -33,7 +32,8 @@ def test_digits_mlp_reaches_95_percent_test_accuracy(mlp_run):
 def test_run_directory_records_everything(mlp_run):
     names = {p.name for p in mlp_run.iterdir()}
     assert names == {"config.yaml", "run.json", "metrics.csv", "metrics.json",
-                     "model.safetensors", "last.safetensors", TRAIN_STATE}
+                     "model.safetensors", "last.safetensors", "preprocess.safetensors",
+                     TRAIN_STATE}
     config = config_from_yaml(mlp_run / "config.yaml")
     assert config.model.model == "mlp" and config.data.dataset == "digits"
     info = json.loads((mlp_run / "run.json").read_text())
@@ -169,11 +169,9 @@ def test_bad_input_gets_one_line_exit_2_and_touches_nothing(cli, mlp_run, args, 
 
 
 def test_checkpoint_of_a_different_model_is_refused(cli, mlp_run, tmp_path):
-    tensors, meta = load_weights(mlp_run)
-    tensors.update(read_checkpoint(mlp_run, preprocessing=True)[0])
-    meta["model_args"] = {"hidden": [64]}      # claims another architecture than its tensors
-    forged = tmp_path / "forged.safetensors"
-    save_weights(forged, tensors, meta)
+    # claims another architecture than its tensors
+    forged = resave(mlp_run, tmp_path / "forged.safetensors",
+                    lambda tensors, meta: meta.__setitem__("model_args", {"hidden": [64]}))
     result = cli("evaluate", forged)
     assert result.code == 2 and "does not hold weights for this mlp model" in result.err
     corrupt = tmp_path / "corrupt.safetensors"

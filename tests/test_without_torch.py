@@ -68,8 +68,9 @@ def test_numpy_engine_runs_without_torch(tmp_path):
                                         ["lr-find", *ARGS, "--out-dir", tmp_path / "lr"],
                                         ["plot", run, "--out", tmp_path / "plots"])
 
-    # Only `plot` looked for torch (once, for the feature maps), and went on without it.
-    assert torch == {"refused": ["torch"], "imported": False}
+    # Each command only looked for torch (to set its threads; `plot` for the feature maps too),
+    # and went on without it.
+    assert set(torch["refused"]) == {"torch"} and not torch["imported"]
     assert [line for line in lines if line.startswith("exit")] == ["exit 0"] * 7
     # every plot but the feature maps, which torch's forward hooks catch
     assert {path.stem for path in (tmp_path / "plots").iterdir()} == {

@@ -8,6 +8,9 @@
     striate.check("mlp", data); striate.find_lr("mlp", data).suggestion()
     striate.run_knn("digits").best_k                      # cs231n's kNN, k cross-validated
     striate.evaluate_ensemble(["runs/a", "runs/b"])      # the runs' averaged probabilities
+    striate.export_model("runs/<run>", "onnx")           # preprocessing in the graph
+    striate.predict_onnx("runs/<run>/model.onnx", ["seven.png"])
+    striate.use_threads(1)                                # CPU threads (default: usable cores)
 
 The names below are imported on first use (PEP 562), so that `import striate` and the
 command line's `striate --help` stay fast.
@@ -22,7 +25,8 @@ _PUBLIC = {
     "describe_datasets": "striate.data", "describe_models": "striate.registry",
     "TrainConfig": "striate.config", "StriateError": "striate.errors",
     "KNearestNeighbor": "striate.knn", "cross_validate_k": "striate.knn", "run_knn": "striate.knn",
-    "evaluate_ensemble": "striate.inference",
+    "evaluate_ensemble": "striate.inference", "predict_onnx": "striate.inference",
+    "export_model": "striate.export", "use_threads": "striate.threads",
 }
 
 __all__ = ["__version__", *_PUBLIC]

@@ -1,13 +1,15 @@
 """The checkpoint format both engines share.
 
-Weights are a safetensors file of float arrays named like torch's `state_dict` keys
-(`conv1.weight`, ...), so a file opens anywhere without running code. The input preprocessing
-fitted on the training split travels in the same file (tensors named `preprocess.*`). The
-metadata carries what is needed to rebuild and use the model: model name and options, input
-shape, class names, the preprocessing's kind and the resolved training config. safetensors has
-no checksum of its own, so the metadata also holds a SHA-256 digest of the weights and one of the
-preprocessing tensors, which loading verifies: a modified or corrupted tensor is refused instead
-of silently giving wrong predictions (files written before the digests existed still load).
+Weights are a safetensors file of float arrays named exactly like torch's `state_dict` keys
+(`conv1.weight`, ...) and nothing else, so a file opens anywhere without running code and loads
+into the model with a strict `load_state_dict`. The input preprocessing fitted on the training
+split is the run's `preprocess.safetensors`, beside the weights (one for the best, the last and
+every snapshot: it is fitted once). The metadata carries what is needed to rebuild and use the
+model: model name and options, input shape, class names, the preprocessing's kind and where its
+file is, and the resolved training config. safetensors has no checksum of its own, so the
+checkpoint also holds SHA-256 digests of the weights, of the preprocessing tensors and of the
+metadata itself, which loading verifies: a modified or corrupted file is refused instead of
+silently giving wrong predictions.
 
 The resumable training state (optimizer moments, schedule and early-stopping state, RNG, history)
 is a safetensors file too: its arrays as tensors, the nested dicts and lists around them as JSON
@@ -16,46 +18,64 @@ in the metadata. Neither engine needs torch to read it, and it can never run cod
 
 import hashlib
 import json
-from pathlib import Path
+import os
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
 
 import numpy as np
 
 from striate.errors import StriateError
 from striate.files import atomic_write_bytes
 
-PREPROCESS_PREFIX = "preprocess."  # tensor names of the preprocessing, apart from the weights
-FORMAT_VERSION = 2  # 2: preprocessing tensors in the file, replacing format 1's per-channel stats
+FORMAT_VERSION = 3  # 3: preprocessing beside the weights, metadata digested
+READABLE_FORMATS = (2, 3)  # 2: preprocessing tensors inside the weights file, as "preprocess.*"
+V2_PREFIX = "preprocess."
 WEIGHTS_FILE = "model.safetensors"  # the best validation point
 LAST_WEIGHTS_FILE = "last.safetensors"  # the last epoch, for a user who prefers it
+PREPROCESS_FILE = "preprocess.safetensors"  # the run's fitted preprocessing
+META_KEY = "striate"  # safetensors metadata key: the checkpoint's metadata as JSON
+META_DIGEST_KEY = "striate_sha256"  # the SHA-256 digest of that JSON text, as written
 DIGESTS = "sha256"  # metadata key: {"weights": hex digest, "preprocess": hex digest}
 
 
-def save_weights(path: Path, tensors: dict[str, np.ndarray], meta: dict) -> None:
+@dataclass(frozen=True)
+class SavedPreprocess:
+    """A run's preprocessing file, as the checkpoints beside it refer to it."""
+    path: Path
+    digest: str  # tensor_digest of its tensors
+
+
+def save_preprocess(path: Path, tensors: dict[str, np.ndarray], meta: dict) -> SavedPreprocess:
+    """Write the fitted preprocessing (`meta`: its kind and settings, kept in the file too, so it
+    describes itself) and return what the weights files record of it."""
+    from safetensors.numpy import save
+
+    arrays = {name: np.require(array, requirements="C") for name, array in tensors.items()}
+    atomic_write_bytes(path, save(arrays, metadata={META_KEY: json.dumps(meta)}))
+    return SavedPreprocess(path, tensor_digest(arrays))
+
+
+def save_weights(path: Path, tensors: dict[str, np.ndarray], meta: dict,
+                 preprocess: SavedPreprocess) -> None:
+    """Write a model's weights with its metadata, referring to its preprocessing file."""
     from safetensors.numpy import save
 
     # np.require, not np.ascontiguousarray: the latter turns a 0-d array (a batch norm's
     # num_batches_tracked) into shape (1,).
     arrays = {name: np.require(array, requirements="C") for name, array in tensors.items()}
-    digests = {digest_group(preprocessing): tensor_digest(select(arrays, preprocessing))
-               for preprocessing in (False, True)}
-    # After **meta: metadata copied from another checkpoint never carries its digests along.
-    meta = {"format": FORMAT_VERSION, **meta, DIGESTS: digests}
+    # After **meta: metadata copied from another checkpoint never carries its references along.
+    meta = {"format": FORMAT_VERSION, **meta,
+            "preprocess_file": Path(os.path.relpath(preprocess.path, path.parent)).as_posix(),
+            DIGESTS: {"weights": tensor_digest(arrays), "preprocess": preprocess.digest}}
+    text = json.dumps(meta)
     # Serialised in memory first, so a full disk surfaces as an OSError of the atomic write.
-    atomic_write_bytes(path, save(arrays, metadata={"striate": json.dumps(meta)}))
+    atomic_write_bytes(path, save(arrays, metadata={META_KEY: text,
+                                                    META_DIGEST_KEY: text_digest(text)}))
 
 
-def select(tensors: dict, preprocessing: bool) -> dict:
-    """The preprocess.* tensors, or (preprocessing=False) the model's weights."""
-    return {name: tensor for name, tensor in tensors.items()
-            if is_preprocess(name) == preprocessing}
-
-
-def is_preprocess(name: str) -> bool:
-    return name.startswith(PREPROCESS_PREFIX)
-
-
-def digest_group(preprocessing: bool) -> str:
-    return "preprocess" if preprocessing else "weights"
+def text_digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def tensor_digest(tensors: dict[str, np.ndarray]) -> str:
@@ -80,36 +100,102 @@ def resolve_checkpoint(run_or_checkpoint) -> Path:
 
 
 def read_checkpoint(path, preprocessing: bool) -> tuple[dict[str, np.ndarray], dict]:
-    """(tensors, metadata) of a striate safetensors file: the model's weights, or with
-    preprocessing=True only the preprocess.* tensors (safetensors reads just the ones asked for)."""
-    from safetensors import SafetensorError, safe_open
-
+    """(tensors, metadata) of a striate checkpoint: the model's weights, or with
+    preprocessing=True the preprocessing's tensors, named as Preprocess names them (safetensors
+    reads just the ones asked for)."""
     path = resolve_checkpoint(path)
-    try:
-        with safe_open(str(path), framework="np") as handle:
-            header = handle.metadata() or {}
-            tensors = {name: handle.get_tensor(name) for name in handle.keys()
-                       if is_preprocess(name) == preprocessing}
-    except (SafetensorError, OSError, ValueError) as error:
-        raise StriateError(f"{path} is not a readable safetensors checkpoint ({error}); "
-                           "it may be truncated or corrupt: use another checkpoint") from None
-    try:
-        meta = json.loads(header["striate"])
-    except (KeyError, json.JSONDecodeError):
-        raise StriateError(f"{path} has no striate metadata, so striate did not write it; use "
-                           "a checkpoint written by `striate train`") from None
-    check_metadata(meta, path)
+    with readable(path) as handle:
+        meta = checkpoint_metadata(handle.metadata() or {}, path)
+        inside = meta["format"] == 2 and preprocessing   # format 2: "preprocess.*" in this file
+        wanted = [name for name in handle.keys() if name.startswith(V2_PREFIX) == inside] \
+            if inside or not preprocessing else []
+        tensors = {name: handle.get_tensor(name) for name in wanted}
+        check_dtypes(tensors)
+    if preprocessing and not inside:
+        tensors = read_preprocess_file(path, meta)
     check_digest(tensors, meta, path, preprocessing)
+    if inside:
+        tensors = {name[len(V2_PREFIX):]: tensor for name, tensor in tensors.items()}
     return tensors, meta
 
 
+def check_dtypes(arrays: dict[str, np.ndarray]) -> None:
+    """TypeError for an array of a dtype NumPy does not have itself: safetensors reads BF16
+    tensors as ml_dtypes' bfloat16 where that package is installed, which neither engine
+    computes with."""
+    for array in arrays.values():
+        if array.dtype.isbuiltin != 1:
+            raise TypeError(f"data type {array.dtype.name!r} not understood")
+
+
+@contextmanager
+def readable(path: Path):
+    """safe_open(path), its failures (and tensors of a dtype NumPy lacks, see check_dtypes)
+    turned into one line."""
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(str(path), framework="np") as handle:
+            yield handle
+    except (SafetensorError, OSError, ValueError, TypeError, AttributeError) as error:
+        raise StriateError(f"{path} is not a readable safetensors checkpoint ({error}); "
+                           "it may be truncated or corrupt: use another checkpoint") from None
+
+
+def checkpoint_metadata(header: dict, path: Path) -> dict:
+    """The metadata of a weights file's header, checked against its digest and for its fields."""
+    try:
+        text = header[META_KEY]
+        meta = json.loads(text)
+    except (KeyError, json.JSONDecodeError):
+        raise StriateError(f"{path} has no striate metadata, so striate did not write it; use "
+                           "a checkpoint written by `striate train`") from None
+    except RecursionError:
+        raise invalid(path, "its metadata is nested too deeply") from None
+    if isinstance(meta, dict) and meta.get("format") in READABLE_FORMATS:
+        check_metadata_digest(header.get(META_DIGEST_KEY), text, meta["format"], path)
+    check_metadata(meta, path)
+    return meta
+
+
+def check_metadata_digest(digest, text: str, version: int, path: Path) -> None:
+    """Format 2 files have no metadata digest; every later one must, and it must match."""
+    if digest is None and version != 2:
+        raise invalid(path, "its metadata has no digest")
+    if digest is not None and digest != text_digest(text):
+        raise modified(path, "metadata")
+
+
+def read_preprocess_file(path: Path, meta: dict) -> dict[str, np.ndarray]:
+    """The tensors of the preprocessing file a weights file refers to."""
+    beside = path.parent / meta["preprocess_file"]
+    if not beside.is_file():
+        raise StriateError(f"{path} needs its preprocessing file {beside}, which is missing; "
+                           f"keep {PREPROCESS_FILE} where training wrote it (copy the whole run "
+                           "directory)")
+    with readable(beside) as handle:
+        tensors = {name: handle.get_tensor(name) for name in handle.keys()}
+        check_dtypes(tensors)
+    return tensors
+
+
 def check_digest(tensors: dict[str, np.ndarray], meta: dict, path, preprocessing: bool) -> None:
-    expected = meta.get(DIGESTS, {}).get(digest_group(preprocessing))
-    if expected is not None and tensor_digest(tensors) != expected:
-        what = "preprocessing tensors" if preprocessing else "model weights"
-        raise StriateError(f"{path}: its {what} do not match the SHA-256 digest saved with "
-                           "them, so the file was modified or corrupted after training; train "
-                           "the model again or copy the checkpoint again from its original")
+    group = "preprocess" if preprocessing else "weights"
+    expected = meta.get(DIGESTS, {}).get(group)
+    # Format 2 files from before the digests have none.
+    if (expected is not None or meta["format"] != 2) and tensor_digest(tensors) != expected:
+        raise modified(path, "preprocessing tensors" if preprocessing else "model weights")
+
+
+def modified(path, what: str) -> StriateError:
+    return StriateError(f"{path}: its {what} do not match the SHA-256 digest saved with them, "
+                        "so the file was modified or corrupted after training; train the model "
+                        "again or copy the run directory again from its original")
+
+
+def invalid(path, problem: str) -> StriateError:
+    return StriateError(f"{path} is not a valid striate checkpoint ({problem}); use a "
+                        "checkpoint written by `striate train`")
 
 
 def load_weights(path) -> tuple[dict[str, np.ndarray], dict]:
@@ -131,14 +217,14 @@ METADATA_TYPES = {"format": int, "model": str, "model_args": dict, "input_shape"
 
 def check_metadata(meta, path) -> None:
     def refuse(problem: str):
-        return StriateError(f"{path} is not a valid striate checkpoint ({problem}); use a "
-                            "checkpoint written by `striate train`")
+        return invalid(path, problem)
 
     if not isinstance(meta, dict):
         raise refuse("metadata is not a mapping")
-    if meta.get("format") != FORMAT_VERSION:
+    if meta.get("format") not in READABLE_FORMATS:
         raise StriateError(f"{path} uses checkpoint format {meta.get('format')}, this striate "
-                           f"reads format {FORMAT_VERSION}; use a checkpoint of this version")
+                           f"reads formats {' and '.join(map(str, READABLE_FORMATS))}; use a "
+                           "checkpoint of this version")
     for key, kind in METADATA_TYPES.items():
         if not isinstance(meta.get(key), kind):
             raise refuse(f"metadata field {key!r} is missing or of the wrong type")
@@ -153,6 +239,10 @@ def check_metadata(meta, path) -> None:
     components = meta["preprocess"].get("components")
     if components is not None and not (isinstance(components, int) and components > 0):
         raise refuse("preprocess.components is not a positive number")
+    beside = meta.get("preprocess_file")
+    if meta["format"] != 2 and not (isinstance(beside, str) and
+                                    PurePosixPath(beside).name == PREPROCESS_FILE):
+        raise refuse(f"preprocess_file {beside!r:.60} does not name a {PREPROCESS_FILE}")
 
 
 def check_tensors_match(tensors: dict[str, np.ndarray], expected: dict[str, tuple],
@@ -216,6 +306,7 @@ def load_state(path: Path) -> dict:
         with safe_open(str(path), framework="np") as handle:
             header = handle.metadata() or {}
             arrays = {name: handle.get_tensor(name) for name in handle.keys()}
+        check_dtypes(arrays)
     # TypeError, AttributeError: a dtype NumPy lacks (BF16: "data type 'bfloat16' not understood")
     except (SafetensorError, OSError, TypeError, AttributeError) as error:
         raise StriateError(f"cannot read training state {path} ({error}); it is missing or "

@@ -28,6 +28,7 @@ from striate.data.pipeline import RunData, prepare
 from striate.engines import build_learner, get_engine
 from striate.numpy.gradient_check import eval_numerical_gradient
 from striate.registry import SPECS
+from striate.threads import use_threads
 from striate.training.learner import Learner, train_minibatches
 
 OVERFIT_EXAMPLES = 50  # a model that cannot memorise this many examples has a bug
@@ -96,6 +97,7 @@ def check_setup(config: TrainConfig, dataset=None) -> list[Check]:
     config: resolved (TrainConfig.resolve())."""
     engine = get_engine(config.run.engine)
     engine.check_model_options(config.model.model, config.model.model_args)
+    use_threads(config.run.threads)
     return run_checks(config, prepare(config.data, config.run.seed, dataset))
 
 

@@ -294,6 +294,10 @@ class RunConfig:
     nproc: int = option(1, "processes for data-parallel training on this machine "
                            "(DistributedDataParallel: gloo on CPU, NCCL on CUDA; each takes its "
                            "share of every minibatch); torchrun sets this itself")
+    threads: int | None = option(None, "CPU threads per process (default: the physical cores "
+                                       "this process may run on, from its CPU affinity and "
+                                       "cgroup quota, shared among --nproc ranks; "
+                                       "OMP_NUM_THREADS if set)")
     tensorboard: bool = option(False, "also write each epoch's metrics as TensorBoard scalars "
                                       "into RUN/tensorboard/ (needs `pip install tensorboard`)")
     precision: str = option("fp32", "training arithmetic: fp32; bf16 or fp16 autocast (fp16 on "
@@ -323,9 +327,13 @@ class RunConfig:
         if not 1 <= self.nproc <= MAX_NPROC:
             raise bad_setting("--nproc", f"a number of processes from 1 to {MAX_NPROC}",
                               self.nproc)
+        if self.threads is not None and not 1 <= self.threads <= MAX_THREADS:
+            raise bad_setting("--threads", f"a number of threads from 1 to {MAX_THREADS}",
+                              self.threads)
 
 
 MAX_NPROC = 64  # processes on one machine; more machines join through torchrun
+MAX_THREADS = 1024
 
 
 def check_device(spec: str) -> str:

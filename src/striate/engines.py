@@ -24,20 +24,11 @@ predict) is written once, above this interface.
 """
 
 import importlib
-import importlib.util
 import math
 
 from striate.config import ENGINES
 from striate.errors import StriateError
 from striate.registry import SPECS, is_import_path
-
-
-def torch_installed() -> bool:
-    """Whether PyTorch can be imported here (without importing it)."""
-    try:
-        return importlib.util.find_spec("torch") is not None
-    except ImportError:  # an import hook that refuses it
-        return False
 
 
 def filter_images(weight, input_shape):

@@ -10,6 +10,7 @@ An ensemble (cs231n's "model ensembles") is several runs on the same data set: e
 images through its own preprocessing, and their class probabilities are averaged.
 """
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -225,12 +226,64 @@ def predict(checkpoint, images: list[str], device: str = "auto", engine: str | N
             tta: bool = False, trust_model_code: bool = False) -> list[dict]:
     log_proba, meta, preprocess = load_predictor(checkpoint, engine, device, tta,
                                                  trust_model_code)
-    channels, height, width = meta["input_shape"]
-    pixels = np.stack([load_image(Path(path), (height, width), channels)
-                       for path in images])                            # (N, C, H, W) uint8
+    pixels = load_images(images, meta["input_shape"])                  # (N, C, H, W) uint8
     # load_image gives 0..255 for every data set; training divided by the data set's own white
     # level, so both land on the same [0, 1] scale before standardizing.
     chances = probabilities(log_proba, preprocess, pixels, 255.0)       # (N, classes)
+    return prediction_rows(images, chances, meta["class_names"])
+
+
+def load_images(paths: list[str], input_shape) -> np.ndarray:
+    """(N, C, H, W) uint8: the image files resized and converted to a model's input."""
+    channels, height, width = input_shape
+    return np.stack([load_image(Path(path), (height, width), channels) for path in paths])
+
+
+def prediction_rows(images: list[str], chances: np.ndarray, class_names: list[str]) -> list[dict]:
     best = chances.argmax(axis=1)
-    return [{"image": path, "class": meta["class_names"][i], "probability": float(p[i])}
+    return [{"image": path, "class": class_names[i], "probability": float(p[i])}
             for path, i, p in zip(images, best, chances)]
+
+
+def predict_onnx(model_file, images: list[str]) -> list[dict]:
+    """predict() with a model `striate export` wrote as ONNX, run by onnxruntime: the file
+    alone, as an application would use it (its metadata names the classes and the image size)."""
+    session, class_names, input_shape = onnx_session(model_file)
+    pixels = load_images(images, input_shape).astype(np.float32)        # 0..255
+    chances = np.concatenate([session.run(None, {session.get_inputs()[0].name:
+                                                 pixels[start:start + BATCH]})[0]
+                              for start in range(0, len(pixels), BATCH)])
+    return prediction_rows(images, chances, class_names)
+
+
+def onnx_session(model_file):
+    """(onnxruntime session, class names, (C, H, W)) of an exported ONNX file."""
+    try:
+        import onnxruntime
+    except ImportError:
+        raise StriateError("--onnx runs the model with onnxruntime, which is not installed: "
+                           "pip install onnxruntime") from None
+    if not Path(model_file).is_file():
+        raise StriateError(f"no ONNX file at {model_file}; give the file `striate export` "
+                           "wrote")
+    try:
+        session = onnxruntime.InferenceSession(str(model_file),
+                                               providers=["CPUExecutionProvider"])
+    except Exception as error:  # onnxruntime has an exception type per failure
+        first_line = str(error).strip().splitlines()[0][:200] if str(error).strip() else ""
+        raise StriateError(f"{model_file} is not a readable ONNX model "
+                           f"({first_line or type(error).__name__}); give a file `striate "
+                           "export` wrote") from None
+    props = session.get_modelmeta().custom_metadata_map
+    try:
+        class_names, input_shape = (json.loads(props[key])
+                                    for key in ("class_names", "input_shape"))
+    except (KeyError, ValueError):
+        class_names = input_shape = None
+    if not (isinstance(class_names, list) and class_names and
+            all(isinstance(name, str) for name in class_names) and
+            isinstance(input_shape, list) and len(input_shape) == 3 and
+            input_shape[0] in (1, 3) and all(type(n) is int and n > 0 for n in input_shape)):
+        raise StriateError(f"{model_file} is an ONNX model without striate's metadata (class "
+                           "names, input shape); give a file `striate export` wrote")
+    return session, class_names, input_shape

@@ -67,10 +67,12 @@ def sweep(config: TrainConfig, lrs: list[float], show_progress: bool,
 
     from striate.data.pipeline import prepare
     from striate.engines import build_learner, get_engine
+    from striate.threads import use_threads
     from striate.training.learner import train_minibatches
 
     engine = get_engine(config.run.engine)
     engine.check_model_options(config.model.model, config.model.model_args)
+    use_threads(config.run.threads)
     data = prepare(config.data, config.run.seed, dataset)
     learner = build_learner(config, data.inputs(("train",)), data.dataset.num_classes,
                                    data.preprocess)

@@ -9,6 +9,8 @@
                          no clock readings, so the same seed and config give the same file
       model.safetensors  weights at the best validation point, with the model's metadata
       last.safetensors   weights at the end of the last epoch, the same kind of file
+      preprocess.safetensors
+                         the preprocessing fitted on the training split, which both use
       train_state.safetensors
                          everything needed to resume: its arrays as tensors, the rest as JSON
 """

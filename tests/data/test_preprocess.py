@@ -145,10 +145,8 @@ def test_checkpoint_round_trip_through_a_file_applies_identically(kind):
     images = pixels()
     original = fitted(kind, images)
     meta, tensors = original.to_checkpoint()
-    assert all(name.startswith("preprocess.") for name in tensors)
-    weights = {"conv1.weight": np.ones((2, 2), np.float32), **tensors}  # the model's, ignored
     meta = json.loads(json.dumps(meta))
-    restored = Preprocess.from_checkpoint(meta, load(save(weights)), "run/model.safetensors")
+    restored = Preprocess.from_checkpoint(meta, load(save(tensors)), "run/preprocess.safetensors")
     assert (restored.kind, restored.input_shape, restored.eps) == (kind, SHAPE, original.eps)
     assert restored.output_shape == original.output_shape
     assert np.array_equal(restored.apply(images, 255.0), original.apply(images, 255.0))
@@ -160,7 +158,7 @@ def test_checkpoint_meta_names_kind_shape_eps_components_and_deskew():
     assert meta == {"kind": "pca-whiten", "input_shape": [3, 4, 4], "eps": 0.5, "components": 7,
                     "deskew": False}
     assert {name: t.shape for name, t in tensors.items()} == {
-        "preprocess.mean": (DIM,), "preprocess.matrix": (DIM, 7)}
+        "mean": (DIM,), "matrix": (DIM, 7)}
     assert Preprocess.fit("pca-whiten", pixels(), 255.0).output_shape == (DIM, 1, 1)
     assert fitted("zca").to_checkpoint()[0]["components"] is None
 
@@ -196,17 +194,17 @@ TAMPERING = {
     "no components for pca": ("pca", set_meta("components", None)),
     "components past the matrix": ("pca", set_meta("components", 6)),
     "components past D": ("pca", set_meta("components", DIM + 1)),
-    "matrix transposed": ("pca", set_tensor("preprocess.matrix", lambda m: m.T.copy())),
-    "mean per channel": ("mean-image", set_tensor("preprocess.mean", lambda m: m[:3].copy())),
-    "missing mean": ("zca", lambda meta, tensors: tensors.pop("preprocess.mean")),
-    "missing std": ("standardize", lambda meta, tensors: tensors.pop("preprocess.std")),
-    "extra std": ("zca", set_tensor("preprocess.std", lambda _: np.ones(DIM, np.float32))),
-    "tensors for none": ("none", set_tensor("preprocess.mean", lambda _: np.zeros(3, np.float32))),
-    "float64": ("mean-image", set_tensor("preprocess.mean", lambda m: m.astype(np.float64))),
-    "NaN in matrix": ("zca", set_tensor("preprocess.matrix", with_value(7, np.nan))),
-    "inf in mean": ("per-feature", set_tensor("preprocess.mean", with_value(0, np.inf))),
-    "negative std": ("standardize", set_tensor("preprocess.std", with_value(1, -0.5))),
-    "zero std": ("per-feature", set_tensor("preprocess.std", with_value(3, 0.0))),
+    "matrix transposed": ("pca", set_tensor("matrix", lambda m: m.T.copy())),
+    "mean per channel": ("mean-image", set_tensor("mean", lambda m: m[:3].copy())),
+    "missing mean": ("zca", lambda meta, tensors: tensors.pop("mean")),
+    "missing std": ("standardize", lambda meta, tensors: tensors.pop("std")),
+    "extra std": ("zca", set_tensor("std", lambda _: np.ones(DIM, np.float32))),
+    "tensors for none": ("none", set_tensor("mean", lambda _: np.zeros(3, np.float32))),
+    "float64": ("mean-image", set_tensor("mean", lambda m: m.astype(np.float64))),
+    "NaN in matrix": ("zca", set_tensor("matrix", with_value(7, np.nan))),
+    "inf in mean": ("per-feature", set_tensor("mean", with_value(0, np.inf))),
+    "negative std": ("standardize", set_tensor("std", with_value(1, -0.5))),
+    "zero std": ("per-feature", set_tensor("std", with_value(3, 0.0))),
 }
 
 

@@ -41,7 +41,8 @@ def test_numpy_engine_learns_digits_and_writes_the_same_files(tmp_path):
     assert metrics["test_accuracy"] > 0.9
     assert {p.name for p in run.iterdir()} == {"config.yaml", "run.json", "metrics.csv",
                                                 "metrics.json", "model.safetensors",
-                                                "last.safetensors", TRAIN_STATE}
+                                                "last.safetensors", "preprocess.safetensors",
+                                                TRAIN_STATE}
     assert json.loads((run / "run.json").read_text())["versions"]["numpy"] == np.__version__
 
 

@@ -21,9 +21,9 @@ import torch
 from PIL import Image
 
 from data.conftest import Formats, accept, isolated_lookup  # noqa: F401 (fixtures)
-from helpers import train_run, tree_snapshot
-from striate.checkpoint import (STATE_KEY, WEIGHTS_FILE, load_state, load_weights,
-                                read_checkpoint, save_state, save_weights)
+from helpers import resave, train_run, tree_snapshot
+from striate.checkpoint import (PREPROCESS_FILE, STATE_KEY, WEIGHTS_FILE, load_state,
+                                load_weights, read_checkpoint, save_state)
 from striate.data import load_dataset
 from striate.data.sources import (CIFAR10_ARCHIVE, MNIST_PICKLE, TEST_LABELS, TRAIN_IMAGES,
                                   TRAIN_LABELS)
@@ -203,11 +203,11 @@ def tensor_bytes_flipped(path: Path, tensor: str) -> None:
     path.write_bytes(bytes(raw))
 
 
-def tampered(tensor: str):
-    """`striate evaluate` of a copy of the run whose checkpoint has one bit of `tensor` flipped."""
+def tampered(tensor: str, file: str = WEIGHTS_FILE):
+    """`striate evaluate` of a copy of the run whose `file` has one bit of `tensor` flipped."""
     def build(ws: Workspace) -> list:
         run = ws.copy_of_run()
-        tensor_bytes_flipped(run / WEIGHTS_FILE, tensor)
+        tensor_bytes_flipped(run / file, tensor)
         return ["evaluate", run]
     return build
 
@@ -215,12 +215,7 @@ def tampered(tensor: str):
 def resaved(change: Callable[[dict, dict], None]):
     """The run's checkpoint written again by save_weights after `change(tensors, meta)`."""
     def build(ws: Workspace) -> list:
-        tensors, meta = load_weights(ws.run)
-        tensors.update(read_checkpoint(ws.run, preprocessing=True)[0])
-        change(tensors, meta)
-        path = ws.inputs / "changed.safetensors"
-        save_weights(path, tensors, meta)
-        return ["evaluate", path]
+        return ["evaluate", resave(ws.run, ws.inputs / "changed.safetensors", change)]
     return build
 
 
@@ -487,7 +482,7 @@ CASES = [
          UNPARSEABLE, "use another checkpoint"),
     Case("checkpoint-tampered-weight", tampered("output.weight"),
          "its model weights do not match the SHA-256 digest", "train the model again"),
-    Case("checkpoint-tampered-preprocessing", tampered("preprocess.mean"),
+    Case("checkpoint-tampered-preprocessing", tampered("mean", PREPROCESS_FILE),
          "its preprocessing tensors do not match the SHA-256 digest", "train the model again"),
     Case("checkpoint-of-another-model", resaved(set_meta(model="mlp")),
          "does not hold weights for this mlp model",
@@ -646,11 +641,15 @@ def test_convertible_images_are_converted_not_refused(tmp_path, cli, digits_run)
 
 
 def test_checkpoints_from_before_the_digest_still_load(tmp_path, cli, digits_run):
+    """Format 2 without digests: the preprocessing inside the weights file, "preprocess."
+    before its tensors' names."""
     from safetensors.numpy import save_file
 
     tensors, meta = load_weights(digits_run)
-    tensors.update(read_checkpoint(digits_run, preprocessing=True)[0])
-    del meta["sha256"]
+    tensors.update({"preprocess." + name: tensor for name, tensor in
+                    read_checkpoint(digits_run, preprocessing=True)[0].items()})
+    meta = {**meta, "format": 2}
+    del meta["sha256"], meta["preprocess_file"]
     old = tmp_path / "old.safetensors"
     save_file(tensors, str(old), metadata={"striate": json.dumps(meta)})
     assert cli("evaluate", old).out == cli("evaluate", digits_run).out != ""

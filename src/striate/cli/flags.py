@@ -11,8 +11,8 @@ import signal
 
 import yaml
 
-from striate.config import (ENGINES, TrainConfig, apply_mapping, field_type, flag_name,
-                            load_yaml, section_fields)
+from striate.config import (ENGINES, MAX_THREADS, TrainConfig, apply_mapping, field_type,
+                            flag_name, load_yaml, section_fields)
 from striate.errors import StriateError
 
 
@@ -113,7 +113,21 @@ def add_inference_flags(parser) -> None:
     parser.add_argument("--tta", action="store_true",
                         help="test-time augmentation: average each image's prediction with its "
                              "mirror image's")
+    add_threads_flag(parser)
     add_trust_flag(parser)
+
+
+def add_threads_flag(parser) -> None:
+    parser.add_argument("--threads", type=threads_count, default=None,
+                        help="CPU threads (default: the physical cores this process may run on, "
+                             "from its CPU affinity and cgroup quota; OMP_NUM_THREADS if set)")
+
+
+def threads_count(text: str) -> int:
+    """--threads' type: a whole number from 1 to MAX_THREADS, else argparse's one-line error."""
+    if not (text.isdigit() and 1 <= int(text) <= MAX_THREADS):
+        raise argparse.ArgumentTypeError(f"must be a number of threads from 1 to {MAX_THREADS}")
+    return int(text)
 
 
 def add_trust_flag(parser) -> None:

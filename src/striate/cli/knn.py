@@ -3,7 +3,7 @@
 import argparse
 from pathlib import Path
 
-from striate.cli.flags import with_default
+from striate.cli.flags import add_threads_flag, with_default
 from striate.config import DataConfig, field_type, flag_name, section_fields
 from striate.errors import StriateError
 from striate.files import make_directory
@@ -48,6 +48,7 @@ def cmd_knn(args) -> None:
     from striate.data import pipeline
     from striate.files import atomic_write_bytes
     from striate.knn import K_CHOICES, report, run_knn
+    from striate.threads import use_threads
     from striate.viz.knn import k_cross_validation_png
 
     data = DataConfig(**{name: getattr(args, name) for name in DATA_FLAGS})
@@ -56,6 +57,7 @@ def cmd_knn(args) -> None:
     if out.suffix.lower() != ".png":
         raise StriateError(f"--out must name a .png file, got {str(out)!r}")
     make_directory(out.parent, "choose another --out")
+    use_threads(args.threads)
     result = run_knn(pipeline.load_data(data), preprocess=data.preprocess,
                      pca_components=data.pca_components, whiten_eps=data.whiten_eps,
                      k_choices=args.k or K_CHOICES, num_folds=args.folds,
@@ -90,5 +92,6 @@ def add_commands(commands) -> None:
                              "(default: none, the images in stored order as cs231n)")
     search.add_argument("--out", default=None, metavar="FILE.png",
                         help="where to write the plot (default: knn-DATASET.png)")
+    add_threads_flag(search)
     add_data_flags(parser)
     parser.set_defaults(handler=cmd_knn)

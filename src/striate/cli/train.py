@@ -30,7 +30,8 @@ def cmd_train(args) -> int:
         get_engine(config.run.engine)
         from striate.torch.distributed import launch
 
-        return launch(args.argv, config.run.nproc)  # the ranks run this same command line
+        # the ranks run this same command line
+        return launch(args.argv, config.run.nproc, config.run.threads)
     stop_on_sigterm()
     # --progress auto and on alike: a bar on a terminal, never its frames in a file, where each
     # epoch is a line

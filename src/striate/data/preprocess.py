@@ -25,7 +25,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from striate.checkpoint import PREPROCESS_PREFIX as PREFIX
 from striate.config import PREPROCESSING as KINDS
 from striate.data.deskew import deskew as deskew_images
 from striate.errors import StriateError
@@ -130,17 +129,17 @@ class Preprocess:
         return statistic.reshape(1, channels, height, width)
 
     def to_checkpoint(self) -> tuple[dict, dict[str, np.ndarray]]:
-        """(JSON-able metadata, tensors named "preprocess.<name>") for the checkpoint file."""
+        """(JSON-able metadata, tensors by name) for the run's preprocessing file."""
         components = self.tensors["matrix"].shape[1] if self.kind in PROJECTIONS else None
         meta = {"kind": self.kind, "input_shape": list(self.input_shape), "eps": self.eps,
                 "components": components, "deskew": self.deskew}
-        return meta, {PREFIX + name: tensor for name, tensor in self.tensors.items()}
+        return meta, dict(self.tensors)
 
     @classmethod
     def from_checkpoint(cls, meta: dict, tensors: dict[str, np.ndarray],
                         where: str) -> "Preprocess":
         """Rebuild what to_checkpoint wrote, refusing anything inconsistent: the file is not
-        trusted. `tensors` may hold the model's weights too; only "preprocess.*" names are read."""
+        trusted."""
         def refuse(problem: str) -> StriateError:
             return StriateError(f"{where} holds invalid preprocessing ({problem}); use a "
                                 "checkpoint written by `striate train`")
@@ -165,8 +164,7 @@ class Preprocess:
             raise refuse(f"components {components!r} is not a count from 1 to {dim}")
         if kind not in PROJECTIONS and components is not None:
             raise refuse(f"components {components!r} given for {kind}, which keeps all of them")
-        ours = {name[len(PREFIX):]: array for name, array in tensors.items()
-                if name.startswith(PREFIX)}
+        ours = tensors
         expected = tensor_shapes(kind, shape, components)
         if set(ours) != set(expected):
             raise refuse(f"tensors {sorted(ours)} where {kind} needs {sorted(expected)}")
@@ -174,11 +172,11 @@ class Preprocess:
             array = ours[name]
             if not (isinstance(array, np.ndarray) and array.dtype == np.float32
                     and array.shape == size):
-                raise refuse(f"{PREFIX}{name} is not a float32 array of shape {size}")
+                raise refuse(f"{name} is not a float32 array of shape {size}")
             if not np.isfinite(array).all():
-                raise refuse(f"{PREFIX}{name} holds a value that is not finite")
+                raise refuse(f"{name} holds a value that is not finite")
         if "std" in ours and not (ours["std"] > 0).all():
-            raise refuse(f"{PREFIX}std holds a value that is not positive")
+            raise refuse("std holds a value that is not positive")
         return cls(kind, tuple(shape), {name: array.copy() for name, array in ours.items()},
                    float(eps), deskew)
 

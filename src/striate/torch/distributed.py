@@ -25,6 +25,7 @@ from datetime import timedelta
 import torch
 import torch.distributed as dist
 
+from striate.threads import default_threads
 from striate.training.world import World, world_from_env
 
 # A rank that waits this long for the others has lost them: fail rather than hang.
@@ -53,8 +54,9 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def launch(argv: list[str], nproc: int) -> int:
-    """Start `python -m striate ARGV` as ranks 0..nproc-1 of one job on this machine and wait.
+def launch(argv: list[str], nproc: int, threads: int | None = None) -> int:
+    """Start `python -m striate ARGV` as ranks 0..nproc-1 of one job on this machine, each with
+    `threads` threads (default: its share of the usable cores), and wait.
 
     If a rank fails, the others are stopped at once (they would otherwise wait for it in their
     next all-reduce until the collective timeout); returns the job's exit status."""
@@ -63,9 +65,9 @@ def launch(argv: list[str], nproc: int) -> int:
     for rank in range(nproc):
         env = {**os.environ, "RANK": str(rank), "LOCAL_RANK": str(rank),
                "WORLD_SIZE": str(nproc), "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port),
-               # each rank gets its share of the cores, not all of them each
-               "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS",
-                                                 str(max(1, (os.cpu_count() or 1) // nproc)))}
+               # each rank gets its share of the cores (--threads: each its own), not all of
+               # them each
+               "OMP_NUM_THREADS": str(threads or default_threads(nproc))}
         ranks.append(subprocess.Popen([sys.executable, "-m", "striate", *argv], env=env))
     try:
         return wait_for(ranks)

@@ -9,8 +9,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from striate.checkpoint import (LAST_WEIGHTS_FILE, WEIGHTS_FILE, load_state, save_state,
-                                save_weights)
+from striate.checkpoint import (LAST_WEIGHTS_FILE, PREPROCESS_FILE, WEIGHTS_FILE, load_state,
+                                save_preprocess, save_state, save_weights)
 from striate.config import TrainConfig, flag_name
 from striate.data.dataset import Dataset
 from striate.data.pipeline import RunData, prepare
@@ -18,6 +18,7 @@ from striate.engines import build_learner, get_engine
 from striate.errors import StriateError
 from striate.files import WriteError, remove_partial_writes
 from striate.runs import TRAIN_STATE, RunDir
+from striate.threads import use_threads
 from striate.training.learner import Learner
 from striate.training.loop import Loop, LoopState
 from striate.training.tensorboard import (TensorBoardLog, confusion_counts, first_layer_filters,
@@ -57,6 +58,7 @@ def train(config: TrainConfig, resume: RunDir | None = None, show_progress: bool
     if config.resolve() != config:
         raise ValueError("train() takes a resolved config: pass config.resolve()")
     engine = get_engine(config.run.engine)
+    use_threads(config.run.threads)
     if model is None:
         engine.check_model_options(config.model.model, config.model.model_args)
     data = prepare(config.data, config.run.seed, dataset)
@@ -109,17 +111,18 @@ def train_written(loop: Loop, run: RunDir, data: RunData, on_epoch) -> LoopState
     after every epoch."""
     learner, config = loop.learner, loop.config
     meta = model_metadata(config, data)
-    preprocess_tensors = data.preprocess.to_checkpoint()[1]
+    # Written at every start, a resume's too: the same data fit the same preprocessing.
+    preprocess = save_preprocess(run / PREPROCESS_FILE, *reversed(data.preprocess.to_checkpoint()))
 
     def save_best() -> None:
-        save_weights(run / WEIGHTS_FILE, {**learner.best_weights(), **preprocess_tensors}, meta)
+        save_weights(run / WEIGHTS_FILE, learner.best_weights(), meta, preprocess)
 
     def save_current(paths: list) -> None:
         """The weights as they are now, copied off the learner once, into each of `paths`."""
         if paths:
-            weights = {**learner.current_weights(), **preprocess_tensors}
+            weights = learner.current_weights()
             for path in paths:
-                save_weights(path, weights, meta)
+                save_weights(path, weights, meta, preprocess)
 
     def current_paths(loop: Loop) -> list:
         """last.safetensors (unless the epoch diverged: its weights are not finite), and the
@@ -281,6 +284,10 @@ def divergence_advice(metrics: dict, config: TrainConfig, run: RunDir) -> str:
             f"{' or '.join(causes)}; {kept}")
 
 
+# What a resumed run may change: how long, where and how fast it runs, and what it shows.
+RESUME_CHANGES = ("epochs", "device", "progress", "tensorboard", "nproc", "threads")
+
+
 def resume_config(run: RunDir, overrides: dict) -> TrainConfig:
     """The run's own config, with only the settings that may change on resume overridden.
 
@@ -291,9 +298,10 @@ def resume_config(run: RunDir, overrides: dict) -> TrainConfig:
     for name, value in overrides.items():
         if getattr(settings[name], name) == value:
             continue
-        if name not in ("epochs", "device", "progress", "tensorboard", "nproc"):
+        if name not in RESUME_CHANGES:
             raise StriateError(f"--resume continues {run.path} with its own config.yaml; drop "
-                               f"{flag_name(name)} (only --epochs, --device, --progress, "
-                               "--tensorboard and --nproc may change) or start a new run")
+                               f"{flag_name(name)} (only "
+                               f"{', '.join(flag_name(change) for change in RESUME_CHANGES)} "
+                               "may change) or start a new run")
         setattr(settings[name], name, value)
     return config

@@ -16,7 +16,8 @@ from striate.checkpoint import WEIGHTS_FILE
 from striate.data import load_image
 from striate.data.pipeline import load_preprocess
 from striate.data.preprocess import PROJECTIONS
-from striate.engines import get_engine, torch_installed
+from striate.engines import get_engine
+from striate.threads import torch_installed
 from striate.errors import StriateError
 from striate.files import atomic_write_bytes
 from striate.registry import SPECS, is_import_path
