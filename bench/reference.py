@@ -6,7 +6,18 @@ torchvision's ToTensor + Normalize do), a DataLoader shuffles and collates minib
 the textbook loop runs zero_grad, forward, loss, backward, step and reads loss.item(). The model,
 the optimizer and the learning rate of every step are striate's own, handed in by the caller, so
 that only the data path and the loop differ.
+
+Run on its own, it is bench_time_to_accuracy.py's first reference: the tutorial's LeNet (20 and
+50 filters, tanh) trained this way on the whole training set for --epochs epochs with striate's
+default optimizer and cosine schedule, testing after each epoch, printing JSON lines as
+reference_example.py does:
+
+    python bench/reference.py --dataset fashion-mnist [--epochs 15]
 """
+
+import argparse
+import json
+import time
 
 import torch
 import torch.nn.functional as F
@@ -73,3 +84,41 @@ def evaluate(model: torch.nn.Module, batches: DataLoader) -> tuple[float, float]
         wrong += (logits.argmax(1) != labels).sum().item()
         seen += len(labels)
     return loss_sum / seen, wrong / seen
+
+
+def main(argv=None) -> None:
+    from striate.config import TrainConfig
+    from striate.data import load_dataset
+    from striate.torch.learner import build_optimizer
+    from striate.torch.models import create_model
+    from striate.training.schedules import Schedule
+
+    parser = argparse.ArgumentParser(description="the tutorial's LeNet, the standard recipe")
+    parser.add_argument("--dataset", default="fashion-mnist")
+    parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--epochs", type=int, default=TrainConfig().stop.epochs)
+    args = parser.parse_args(argv)
+    config = TrainConfig()
+    config.stop.epochs = args.epochs
+    config = config.resolve()
+    data = load_dataset(args.dataset, args.data_dir)
+    preprocess = Preprocess.fit("standardize", data.train.images, data.pixel_max)
+    torch.manual_seed(config.run.seed)
+    model = create_model("lenet", preprocess.output_shape, data.num_classes)
+    optimizer = build_optimizer(model, config.optim)
+    train = loader(NormalizedImages(data.train, preprocess, data.pixel_max), BATCH_SIZE, True,
+                   config.run.seed)
+    tests = loader(NormalizedImages(data.test, preprocess, data.pixel_max), EVAL_BATCH_SIZE,
+                   False, config.run.seed)
+    schedule = Schedule(config.schedule, config.optim.lr, args.epochs, len(train))
+    print(json.dumps({"started": time.time()}), flush=True)
+    for epoch in range(args.epochs):
+        lrs = (schedule.lr(epoch + batch / len(train)) for batch in range(len(train)))
+        train_epoch(model, train, optimizer, lrs)
+        accuracy = 1.0 - evaluate(model, tests)[1]
+        print(json.dumps({"epoch": epoch + 1, "at": time.time(), "test_accuracy": accuracy}),
+              flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -134,3 +134,21 @@ def test_channels_last_reaches_the_weights_and_the_minibatches():
     assert layouts == [True, True]
     assert conv.weight.is_contiguous(memory_format=torch.channels_last)
     assert not conv.weight.is_contiguous()
+
+
+def test_eval_precision_is_for_validation_only(tmp_path):
+    """--eval-precision bf16 validates in bf16 (its loss differs from fp32's in the last
+    digits); the test split is measured in fp32 either way, on the same weights."""
+    one_epoch = [word if word != "3" else "1" for word in QUICK]
+    fp32, bf16 = (metrics_of(train_run(*one_epoch, "--eval-precision", precision,
+                                       "--out-dir", tmp_path, "--name", precision))
+                  for precision in ("fp32", "bf16"))
+    assert (bf16["test_loss"], bf16["test_error"]) == (fp32["test_loss"], fp32["test_error"])
+    assert bf16["best_valid_loss"] != fp32["best_valid_loss"]
+    assert bf16["best_valid_loss"] == pytest.approx(fp32["best_valid_loss"], rel=1e-2)
+
+
+def test_eval_precision_is_the_torch_engines(cli, tmp_path):
+    result = cli("train", "--out-dir", tmp_path, *QUICK, "--engine", "numpy",
+                 "--eval-precision", "bf16")
+    assert result.code == 2 and "--eval-precision run on the torch engine only" in result.err

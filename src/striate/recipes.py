@@ -29,12 +29,25 @@ class Published:
 
 
 @dataclass(frozen=True)
+class Target:
+    """What a time-to-accuracy recipe promises: the mean test accuracy over seeds, reached by a
+    command that exits within `seconds` of its start on this project's 2-core CPU (the median of
+    the seeds' wall times; `make bench` measures it)."""
+    accuracy: float   # in [0, 1]
+    seconds: float
+
+    def describe(self) -> str:
+        return f">= {self.accuracy:.1%} mean test accuracy within {self.seconds:g} s"
+
+
+@dataclass(frozen=True)
 class Recipe:
     name: str
     summary: str
     settings: dict                   # {section: {setting: value}}
     published: Published | None = None
     quick_epochs: int = 1            # `striate reproduce --quick`
+    target: Target | None = None     # a time-to-accuracy recipe's promise
 
 
 # The Deep Learning Tutorials train on [0, 1] pixels with plain minibatch SGD at a constant rate,

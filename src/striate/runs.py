@@ -75,7 +75,10 @@ class RunDir:
 
     def write_start(self, config: TrainConfig, versions: dict) -> None:
         self.write_config(config)
+        # started_unix: seconds since the epoch as training begins (data loaded, model built),
+        # which a benchmark subtracts its own launch time from to get the start-up time
         info = {"seed": config.run.seed, "command": sys.argv, "started": time.strftime("%FT%T%z"),
+                "started_unix": time.time(),
                 "host": platform.node(), "versions": {"striate": __version__,
                                                        "python": platform.python_version(),
                                                        **versions}}

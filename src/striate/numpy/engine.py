@@ -36,7 +36,7 @@ def check_torch_only_settings(config: TrainConfig) -> None:
     defaults = TrainConfig()
     changed = [flag_name(name) for name in vars(config.augment)
                if getattr(config.augment, name) != getattr(defaults.augment, name)]
-    changed += [flag_name(name) for name in ("precision", "channels_last")
+    changed += [flag_name(name) for name in ("precision", "eval_precision", "channels_last")
                 if getattr(config.run, name) != getattr(defaults.run, name)]
     if changed:
         raise StriateError(f"{', '.join(changed)} run on the torch engine only; drop them or "

@@ -109,19 +109,21 @@ def memory_format(channels_last: bool) -> torch.memory_format:
 
 @torch.inference_mode()
 def evaluate_split(model: nn.Module, data: DeviceSplit, tta: bool = False,
-                   channels_last: bool = False, world: World = World()) -> Evaluation:
+                   channels_last: bool = False, world: World = World(),
+                   amp_dtype: torch.dtype | None = None) -> Evaluation:
     """The model's evaluation (striate.training.learner) on a split; leaves it in eval mode.
 
-    Always in fp32, whatever the training precision: the figures describe the weights as saved.
-    Data-parallel ranks each evaluate their share and add up the sums, so all of them get the
-    same figures."""
+    In fp32 unless amp_dtype asks for autocast (--eval-precision, validation only), whatever the
+    training precision: the test figures describe the weights as saved. Data-parallel ranks
+    each evaluate their share and add up the sums, so all of them get the same figures."""
     model.eval()
     tally = Tally()
-    for images, labels in data.chunks(eval_batch_size(data.labels.device),
-                                      *world.bounds(len(data))):
+    device = data.labels.device
+    for images, labels in data.chunks(eval_batch_size(device), *world.bounds(len(data))):
         images = images.contiguous(memory_format=memory_format(channels_last))
-        mirrored = log_proba(model, images.flip(3)) if tta else None
-        tally.add(log_proba(model, images), labels.cpu().numpy(), mirrored)
+        with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
+            mirrored = log_proba(model, images.flip(3)) if tta else None
+            tally.add(log_proba(model, images), labels.cpu().numpy(), mirrored)
     sums = torch.tensor([tally.nll, tally.wrong, tally.count], dtype=torch.float64,
                         device=data.labels.device)
     world.sum_(sums)
@@ -154,6 +156,7 @@ class TorchLearner:
         self.optimizer = build_optimizer(self.model, config.optim)
         self.units = units_of_weights(self.model)    # what --max-norm bounds
         self.amp_dtype = resolve_precision(config.run.precision, device)
+        self.validation_dtype = resolve_precision(config.run.eval_precision, device)
         # fp16's narrow exponent underflows small gradients; scaling the loss keeps them.
         self.scaler = torch.amp.GradScaler(device.type,
                                            enabled=self.amp_dtype == torch.float16)
@@ -225,7 +228,8 @@ class TorchLearner:
             return NOT_EVALUATED
         was_training = self.model.training
         result = evaluate_split(self.model, self.splits[split], self.augment_config.tta,
-                                self.channels_last, self.world)
+                                self.channels_last, self.world,
+                                self.validation_dtype if split == "valid" else None)
         self.model.train(was_training)
         return result
 

@@ -3,11 +3,12 @@
     for each epoch:
         for each minibatch:           lr from the schedule; one gradient step
             every validation_frequency iterations:
-                validate; on a new best, measure test and keep the weights
+                validate; on a new best, keep the weights
             stop when the early-stopping rule says so, or when the validation loss is not finite
         stop when the epoch's training loss is not finite (diverged)
         record the epoch's row and show it (on the bar, or as a log line); save a resumable
         checkpoint (on_epoch_end, which may ask to stop)
+    back to the best weights; measure the test split on them, once
 
 A learner (striate.training.learner.Learner, implemented by each engine) does the mathematics:
 start_epoch, train_step, end_epoch, evaluate, keep_best, restore_best, state_dict.
@@ -164,6 +165,7 @@ class Loop:
             self.validate_once()
         state.stopped_by = state.stopped_by or "max-epochs"
         learner.restore_best()
+        self.test_best()
         return state
 
     def check_epoch_end(self, epoch: int, iteration: int, train_loss: float, validated: bool,
@@ -199,12 +201,17 @@ class Loop:
         self.record_best(epoch, iteration, valid)
 
     def record_best(self, epoch: int, iteration: int, valid: Evaluation) -> None:
-        test = self.learner.evaluate("test")
         self.learner.keep_best()
         self.state.best = {"epoch": epoch + 1, "iteration": iteration + 1,
                            "valid_loss": valid.loss, "valid_error": valid.error,
-                           "valid_accuracy": 1 - valid.error, "test_loss": test.loss,
-                           "test_error": test.error}
+                           "valid_accuracy": 1 - valid.error}
+
+    def test_best(self) -> None:
+        """The test split, evaluated once, on the best weights when training ends (the model
+        holds them): evaluating it at every improvement cost a test pass per epoch for a figure
+        that only the last improvement keeps."""
+        test = self.learner.evaluate("test")
+        self.state.best.update(test_loss=test.loss, test_error=test.error)
 
     def state_dict(self) -> dict:
         return {"loop": vars(self.state), "schedule": self.schedule.state_dict(),
