@@ -15,6 +15,10 @@ Every contender's accuracy against wall seconds goes into one plot, docs/images/
 time-to-accuracy.png: the references' test accuracy after each epoch, a recipe's validation
 accuracy after each epoch (its first seed), and its final test accuracy at the command's exit.
 
+On paper, one GPU: each recipe's training FLOPs (images seen x 3 forward passes, counted by
+machine.forward_flops), the fraction of this CPU's matmul peak its training reached, and what
+the same fraction of an H100's peak would take, beside the floor that kernel launches set.
+
     python bench/bench_time_to_accuracy.py [--quick] [--seeds N] [--recipes A,B]
                                            [--no-references]
 """
@@ -30,11 +34,18 @@ import tempfile
 import time
 from pathlib import Path
 
+import torch
+
 from striate.recipes import RECIPES, Target
 
 BENCH = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH))
+import machine  # noqa: E402
 PLOT = BENCH.parent / "docs" / "images" / "time-to-accuracy.png"
 SEEDS = 5
+# One H100 SXM, dense: NVIDIA's data sheet (989 TFLOP/s bf16 and fp16 tensor cores, 67 fp32).
+H100_PEAK = {"bf16": 989e12, "fp32": 67e12}
+LAUNCH_S = 10e-6   # a CUDA kernel launch from eager PyTorch, roughly; ~3 per layer per step
 REFERENCES = {"pytorch-example": [str(BENCH / "reference_example.py")],
               "lenet-dataloader": [str(BENCH / "reference.py")]}
 # --quick: the harness in seconds, on the bundled digits; its figures mean nothing
@@ -70,10 +81,32 @@ def run_recipe(flags: list[str], seed: int, threads: int | None) -> dict:
         metrics = json.loads((run / "metrics.json").read_text())
         startup = json.loads((run / "run.json").read_text())["started_unix"] - started
         with open(run / "metrics.csv") as rows:
-            curve = [(startup + float(row["time_s"]), float(row["valid_accuracy"]))
-                     for row in csv.DictReader(rows)]
+            history = list(csv.DictReader(rows))
+        curve = [(startup + float(row["time_s"]), float(row["valid_accuracy"]))
+                 for row in history]
+        work = training_work(run, int(history[-1]["iteration"]), float(history[-1]["time_s"]))
     return {"seconds": elapsed, "startup_s": startup, "test_accuracy": metrics["test_accuracy"],
-            "epochs": metrics["epochs"], "curve": [*curve, (elapsed, metrics["test_accuracy"])]}
+            "epochs": metrics["epochs"], "curve": [*curve, (elapsed, metrics["test_accuracy"])],
+            **work}
+
+
+def training_work(run: Path, iterations: int, training_s: float) -> dict:
+    """The run's training FLOPs (images seen x 3 forward passes), steps, layers and precision,
+    from its config and checkpoint metadata."""
+    from striate.checkpoint import load_weights
+    from striate.config import config_from_yaml
+    from striate.torch.models import create_model
+
+    config = config_from_yaml(run / "config.yaml")
+    _, meta = load_weights(run)
+    model = create_model(meta["model"], tuple(meta["input_shape"]), len(meta["class_names"]),
+                         **meta["model_args"])
+    forward = machine.forward_flops(model, tuple(meta["input_shape"]))
+    layers = sum(1 for _ in model.modules() if not list(_.children()))
+    return {"forward_flops": forward, "steps": iterations, "layers": layers,
+            "train_flops": 3 * forward * iterations * config.optim.batch_size,
+            "training_s": training_s,
+            "precision": "bf16" if config.run.precision in ("bf16", "auto") else "fp32"}
 
 
 def run_reference(name: str, dataset: str, threads: int | None) -> dict:
@@ -97,11 +130,19 @@ def recipe_plan(names: list[str] | None, quick: bool) -> dict:
             for recipe in chosen}
 
 
-def summarize(runs: list[dict], target: Target) -> dict:
+def summarize(runs: list[dict], target: Target, peaks: dict) -> dict:
     accuracies = [run["test_accuracy"] for run in runs]
     seconds = statistics.median(run["seconds"] for run in runs)
     mean = statistics.fmean(accuracies)
+    first = runs[0]
+    achieved = first["train_flops"] / first["training_s"]
+    fraction = achieved / peaks[first["precision"]]
     return {"target": {"accuracy": target.accuracy, "seconds": target.seconds},
+            "forward_mflops": first["forward_flops"] / 1e6,
+            "train_tflops": first["train_flops"] / 1e12, "cpu_gflops": achieved / 1e9,
+            "fraction_of_peak": fraction, "precision": first["precision"],
+            "h100_compute_s": first["train_flops"] / (H100_PEAK[first["precision"]] * fraction),
+            "h100_launch_floor_s": first["steps"] * 3 * first["layers"] * LAUNCH_S,
             "test_accuracy": accuracies, "mean_accuracy": mean, "seconds": seconds,
             "seconds_each": [run["seconds"] for run in runs],
             "startup_s": statistics.median(run["startup_s"] for run in runs),
@@ -120,10 +161,19 @@ def main(argv=None) -> dict:
     parser.add_argument("--threads", type=int, default=None,
                         help="OMP_NUM_THREADS for every command (default: each its own, the "
                              "physical cores it may use)")
+    parser.add_argument("--reference-datasets", default="fashion-mnist",
+                        help="comma-separated data sets the references run on (default: "
+                             "fashion-mnist, the one the issue measured them on; the example "
+                             "takes about 11 minutes per data set)")
     parser.add_argument("--no-references", action="store_true")
     args = parser.parse_args(argv)
     seeds = args.seeds or (1 if args.quick else SEEDS)
+    shared = BENCH.parent.parent / "shared" / "data"   # this project's real MNIST
+    if "STRIATE_DATA" not in os.environ and (shared / "mnist").is_dir():
+        os.environ["STRIATE_DATA"] = str(shared)
     plan = recipe_plan(args.recipes.split(",") if args.recipes else None, args.quick)
+    peaks = {"fp32": machine.matmul_peak(torch.float32) * 1e9,
+             "bf16": machine.matmul_peak(torch.bfloat16) * 1e9}
     recipes = {}
     for name, (flags, target, _) in plan.items():
         runs = []
@@ -131,15 +181,16 @@ def main(argv=None) -> dict:
             runs.append(run_recipe(flags, seed, args.threads))
             print(f"  {name} seed {seed}: {runs[-1]['test_accuracy']:.4f} in "
                   f"{runs[-1]['seconds']:.1f} s", file=sys.stderr, flush=True)
-        recipes[name] = summarize(runs, target)
+        recipes[name] = summarize(runs, target, peaks)
     references = {}
     if not (args.quick or args.no_references):
-        for dataset in sorted({dataset for *_, dataset in plan.values()}):
+        for dataset in args.reference_datasets.split(","):
             for name in REFERENCES:
                 print(f"  {name} on {dataset}", file=sys.stderr, flush=True)
                 references[f"{name} ({dataset})"] = run_reference(name, dataset, args.threads)
-    result = {"seeds": seeds, "threads": args.threads, "recipes": recipes,
-              "references": references}
+    result = {"seeds": seeds, "threads": args.threads, "torch": torch.__version__,
+              "matmul_peak_gflops": {name: peak / 1e9 for name, peak in peaks.items()},
+              "recipes": recipes, "references": references}
     if not args.quick:
         plot(result, PLOT)
     return result
@@ -187,7 +238,23 @@ def table(result: dict) -> str:
     startups = [f"{name} {entry['startup_s']:.1f} s" for name, entry in
                 {**result["recipes"], **result["references"]}.items()]
     lines += ["", f"start-up (the command's start to its first training step): "
-                  f"{', '.join(startups)}"]
+                  f"{', '.join(startups)}", "", paper_lines(result)]
+    return "\n".join(lines)
+
+
+def paper_lines(result: dict) -> str:
+    """Each recipe on one H100, from its FLOPs and the fraction of peak it reached here."""
+    peaks = result["matmul_peak_gflops"]
+    lines = [f"On paper, one H100 (this CPU's matmul peak: {peaks['fp32']:.0f} GFLOP/s fp32, "
+             f"{peaks['bf16']:.0f} bf16; launch floor: {LAUNCH_S * 1e6:.0f} us x 3 kernels "
+             "per layer per step):", "",
+             "| recipe | forward MFLOP/image | training TFLOP | here: GFLOP/s (of peak) | "
+             "H100 at that fraction | launch floor |", "|---|---|---|---|---|---|"]
+    for name, entry in result["recipes"].items():
+        lines.append(f"| `{name}` | {entry['forward_mflops']:.2f} | {entry['train_tflops']:.2f} "
+                     f"| {entry['cpu_gflops']:.0f} ({entry['fraction_of_peak']:.0%} of "
+                     f"{entry['precision']}) | {entry['h100_compute_s']:.3f} s | "
+                     f"{entry['h100_launch_floor_s']:.2f} s |")
     return "\n".join(lines)
 
 

@@ -307,8 +307,7 @@ class RunConfig:
                                     "and evaluation stay fp32", choices=PRECISIONS)
     eval_precision: str = option("fp32", "validation arithmetic during training, as "
                                          "--precision (auto: bf16 where native; on this "
-                                         "project's CPU 1.5x faster for LeNet, the same "
-                                         "predictions on Fashion-MNIST's test set, see "
+                                         "project's CPU about 1.5x faster for LeNet, see "
                                          "performance.md); the test split and evaluate stay "
                                          "fp32, so reported figures describe the saved weights",
                                  choices=PRECISIONS)

@@ -49,14 +49,16 @@ def cmd_recipes(args) -> None:
         settings = "; ".join(f"{section}: " + ", ".join(f"{k}={v}" for k, v in values.items())
                              for section, values in recipe.settings.items())
         published = recipe.published.describe() if recipe.published else "striate's own"
-        print(f"{recipe.name:<16} {recipe.summary}\n{'':<16} published: {published}\n"
+        target = f"\n{'':<16} target: {recipe.target.describe()}" if recipe.target else ""
+        print(f"{recipe.name:<16} {recipe.summary}\n{'':<16} published: {published}{target}\n"
               f"{'':<16} settings: {settings}")
 
 
 def recipe_json(recipe) -> dict:
     published = asdict(recipe.published) if recipe.published else None
+    target = asdict(recipe.target) if recipe.target else None
     return {"name": recipe.name, "summary": recipe.summary, "settings": recipe.settings,
-            "published": published}
+            "published": published, "target": target}
 
 
 def cmd_reproduce(args) -> None:
@@ -102,7 +104,8 @@ def add_commands(commands) -> None:
                                   "(`striate reproduce` measures them).")
     add_json_flag(recipes, '{"recipes": [{"name", "summary", "settings" ({section: {option: '
                            'value}}), "published" ({"accuracy", "split", "dataset", "source", '
-                           '"at_least"} or null)} per recipe]}')
+                           '"at_least"} or null), "target" ({"accuracy", "seconds"} or '
+                           'null)} per recipe]}')
     recipes.set_defaults(handler=cmd_recipes)
 
     reproduce = commands.add_parser("reproduce", help="run recipes and print the tutorials' "

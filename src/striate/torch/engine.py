@@ -1,5 +1,9 @@
 """Building torch models and learners from a config, and rebuilding them from checkpoints."""
 
+import importlib
+import sys
+import threading
+
 import numpy as np
 import torch
 from torch import nn
@@ -21,6 +25,15 @@ from striate.training.learner import LayerOutput
 
 def versions() -> dict:
     return {"torch": torch.__version__}
+
+
+def warm_up() -> None:
+    """Start importing, in the background, what the first optimizer needs: torch.optim's
+    wrappers import torch._dynamo on first use, a second of start-up on this project's CPU that
+    a thread hides behind the data loading (which mostly runs outside the GIL: zlib, NumPy)."""
+    if "torch._dynamo" not in sys.modules:
+        threading.Thread(target=importlib.import_module, args=("torch._dynamo",),
+                         name="striate-warm-up", daemon=True).start()
 
 
 def build_learner(config: TrainConfig, inputs: dict[str, Split], num_classes: int,
