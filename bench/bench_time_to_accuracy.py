@@ -42,6 +42,9 @@ BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 import machine  # noqa: E402
 PLOT = BENCH.parent / "docs" / "images" / "time-to-accuracy.png"
+# What has been measured so far, rewritten after every contender: a long session that fails
+# late keeps its figures.
+PARTIAL = Path(tempfile.gettempdir()) / "striate-time-to-accuracy.json"
 SEEDS = 5
 # One H100 SXM, dense: NVIDIA's data sheet (989 TFLOP/s bf16 and fp16 tensor cores, 67 fp32).
 H100_PEAK = {"bf16": 989e12, "fp32": 67e12}
@@ -182,12 +185,15 @@ def main(argv=None) -> dict:
             print(f"  {name} seed {seed}: {runs[-1]['test_accuracy']:.4f} in "
                   f"{runs[-1]['seconds']:.1f} s", file=sys.stderr, flush=True)
         recipes[name] = summarize(runs, target, peaks)
+        PARTIAL.write_text(json.dumps({"recipes": recipes}, indent=2))
     references = {}
     if not (args.quick or args.no_references):
         for dataset in args.reference_datasets.split(","):
             for name in REFERENCES:
                 print(f"  {name} on {dataset}", file=sys.stderr, flush=True)
                 references[f"{name} ({dataset})"] = run_reference(name, dataset, args.threads)
+                PARTIAL.write_text(json.dumps({"recipes": recipes, "references": references},
+                                              indent=2))
     result = {"seeds": seeds, "threads": args.threads, "torch": torch.__version__,
               "matmul_peak_gflops": {name: peak / 1e9 for name, peak in peaks.items()},
               "recipes": recipes, "references": references}
@@ -204,8 +210,11 @@ def plot(result: dict, path: Path) -> None:
     figure, axis = plt.subplots(figsize=(9, 5.5))
     for name, entry in {**result["references"], **result["recipes"]}.items():
         seconds, accuracy = zip(*entry["curve"])
-        axis.plot(seconds, [100 * a for a in accuracy], marker="o", markersize=3, label=name,
-                  linestyle="--" if name in result["references"] else "-")
+        reference = name in result["references"]
+        label = f"{name}: test after each epoch" if reference else \
+            f"{name}: validation after each epoch, test at exit"
+        axis.plot(seconds, [100 * a for a in accuracy], marker="o", markersize=3, label=label,
+                  linestyle="--" if reference else "-")
     for entry in result["recipes"].values():
         target = entry["target"]
         axis.plot(target["seconds"], 100 * target["accuracy"], marker="*", markersize=12,

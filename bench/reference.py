@@ -12,7 +12,7 @@ Run on its own, it is bench_time_to_accuracy.py's first reference: the tutorial'
 default optimizer and cosine schedule, testing after each epoch, printing JSON lines as
 reference_example.py does:
 
-    python bench/reference.py --dataset fashion-mnist [--epochs 15]
+    python bench/reference.py --dataset fashion-mnist [--epochs N]
 """
 
 import argparse
@@ -96,11 +96,13 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description="the tutorial's LeNet, the standard recipe")
     parser.add_argument("--dataset", default="fashion-mnist")
     parser.add_argument("--data-dir", default=None)
-    parser.add_argument("--epochs", type=int, default=TrainConfig().stop.epochs)
+    parser.add_argument("--epochs", type=int, default=None,
+                        help="(default: striate's for the data set)")
     args = parser.parse_args(argv)
     config = TrainConfig()
-    config.stop.epochs = args.epochs
+    config.data.dataset, config.stop.epochs = args.dataset, args.epochs
     config = config.resolve()
+    epochs = config.stop.epochs
     data = load_dataset(args.dataset, args.data_dir)
     preprocess = Preprocess.fit("standardize", data.train.images, data.pixel_max)
     torch.manual_seed(config.run.seed)
@@ -110,9 +112,9 @@ def main(argv=None) -> None:
                    config.run.seed)
     tests = loader(NormalizedImages(data.test, preprocess, data.pixel_max), EVAL_BATCH_SIZE,
                    False, config.run.seed)
-    schedule = Schedule(config.schedule, config.optim.lr, args.epochs, len(train))
+    schedule = Schedule(config.schedule, config.optim.lr, epochs, len(train))
     print(json.dumps({"started": time.time()}), flush=True)
-    for epoch in range(args.epochs):
+    for epoch in range(epochs):
         lrs = (schedule.lr(epoch + batch / len(train)) for batch in range(len(train)))
         train_epoch(model, train, optimizer, lrs)
         accuracy = 1.0 - evaluate(model, tests)[1]
