@@ -11,6 +11,9 @@ from pathlib import Path
 import pytest
 from safetensors.numpy import load_file
 
+from striate.checkpoint import load_state
+from striate.runs import TRAIN_STATE
+
 SRC = Path(__file__).resolve().parent.parent / "src"
 # A LeNet small enough for 8x8 digits; no batch norm (on the CPU each rank normalizes its own
 # share) and no dropout (each rank draws its own masks), so the ranks must match one process.
@@ -83,6 +86,54 @@ def test_a_killed_rank_ends_the_job_with_one_clear_line(tmp_path):
     assert code == 1
     assert "striate: error: rank 1 of 2 was killed by signal 9, so the job was stopped" in err
     assert "Traceback" not in err
+
+
+def long_job(tmp_path) -> tuple[subprocess.Popen, list[int]]:
+    """A 2-rank job set to train for long, once it has saved an epoch: (launcher, rank pids)."""
+    job = striate("train", *TINY, "--epochs", "1000", "--early-stopping", "none",
+                  "--nproc", "2", "--name", "long", out_dir=tmp_path)
+    ranks = [wait_for_child(job.pid, rank) for rank in (0, 1)]
+    while not (tmp_path / "long" / TRAIN_STATE).is_file():
+        assert job.poll() is None, job.communicate()[1]
+        time.sleep(0.2)
+    return job, ranks
+
+
+def all_gone(pids: list[int], timeout: float = 30) -> bool:
+    """Whether every process ends (or is a zombie left to its new parent) within `timeout`."""
+    def alive(pid: int) -> bool:
+        try:
+            return Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1][0] != "Z"
+        except (OSError, IndexError):
+            return False
+
+    deadline = time.monotonic() + timeout
+    while any(alive(pid) for pid in pids):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)
+    return True
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP])
+def test_a_signal_to_the_launcher_ends_the_job_as_ctrl_c_ends_one_process(tmp_path, signum):
+    """`kill PID` of the launcher (or Ctrl-C, or a closed terminal) reaches every rank: the last
+    epoch stays saved, the resume command is printed once, no rank is left running."""
+    job, ranks = long_job(tmp_path)
+    job.send_signal(signum)
+    code, _, err = finished(job, timeout=60)
+    assert code == 128 + signum, err
+    assert err.count("striate: interrupted; continue with `striate train --resume") == 1, err
+    assert "error" not in err and "Traceback" not in err
+    assert all_gone(ranks)
+    assert load_state(tmp_path / "long" / TRAIN_STATE)["loop"]["epoch"] >= 1
+
+
+def test_no_rank_outlives_a_killed_launcher(tmp_path):
+    job, ranks = long_job(tmp_path)
+    job.kill()
+    job.communicate()
+    assert all_gone(ranks), "a rank went on training without its launcher"
 
 
 def wait_for_child(parent: int, rank: int, timeout: float = 60) -> int:

@@ -88,7 +88,7 @@ def test_each_data_parallel_rank_gets_its_share(monkeypatch):
     started = []
 
     class Finished:
-        def __init__(self, argv, env):
+        def __init__(self, argv, env, **options):
             started.append(env["OMP_NUM_THREADS"])
 
         def poll(self):

@@ -12,6 +12,7 @@ from striate.checkpoint import load_state, load_weights, save_state
 from striate.config import config_from_yaml
 from striate.data import load_dataset, load_image
 from striate.data.pipeline import load_preprocess
+from striate.errors import StriateError
 from striate.runs import TRAIN_STATE
 from striate.torch.engine import load_model
 
@@ -117,6 +118,17 @@ def test_resume_can_extend_a_run_and_records_it(tmp_path):
     run = train_run("--resume", run, "--epochs", "3")
     assert metrics_of(run)["epochs"] == 3 and config_from_yaml(run / "config.yaml").stop.epochs == 3
     assert len((run / "metrics.csv").read_text().splitlines()) == 1 + 3
+
+
+def test_resume_refuses_fewer_epochs_than_done(cli, mlp_run):
+    """config.yaml would say fewer epochs than metrics.csv holds."""
+    before = tree_snapshot(mlp_run)
+    done = metrics_of(mlp_run)["epochs"]
+    result = cli("train", "--resume", mlp_run, "--epochs", "1")
+    assert result.code == 2 and result.err.count("\n") == 1
+    assert f"--epochs 1 is fewer than the {done} epochs" in result.err
+    assert f"give --epochs {done} or more" in result.err
+    assert tree_snapshot(mlp_run) == before
 
 
 def test_forged_train_state_is_refused(cli, mlp_run, tmp_path):
@@ -226,3 +238,62 @@ def test_sigterm_stops_training_with_a_resumable_run(tmp_path):
     assert process.returncode == 130
     assert "continue with `striate train --resume" in err and "Traceback" not in err
     assert load_state(state)["loop"]["epoch"] >= 1
+
+
+def test_a_run_being_trained_cannot_be_resumed_twice(cli, mlp_run, tmp_path):
+    """Two --resume of one run at once: the second is refused, nothing of the first touched."""
+    import shutil
+
+    from striate.runs import RunDir
+
+    copy = RunDir(shutil.copytree(mlp_run, tmp_path / "copy"))
+    copy.lock()   # as the first resume holds it while it trains
+    try:
+        before = tree_snapshot(copy.path)
+        result = cli("train", "--resume", copy.path, "--epochs", "100")
+        assert result.code == 2 and "is being trained by another process" in result.err
+        assert tree_snapshot(copy.path) == before
+    finally:
+        copy.unlock()
+    assert cli("train", "--resume", copy.path).code == 0   # free again once it has finished
+
+
+def test_a_full_disk_at_the_start_leaves_no_run_directory(cli, tmp_path, monkeypatch):
+    import errno
+    import os
+
+    import striate.runs
+
+    def no_space(path, text):
+        raise StriateError(f"cannot write {path}: {os.strerror(errno.ENOSPC)}")
+
+    monkeypatch.setattr(striate.runs, "atomic_write_text", no_space)
+    result = cli("train", "--dataset", "digits", "--model", "mlp", "--out-dir", tmp_path / "runs",
+                 "--name", "r")
+    assert result.code == 2 and "No space left on device" in result.err
+    assert list((tmp_path / "runs").iterdir()) == []
+
+
+def test_resume_refuses_changed_data(cli, tmp_path):
+    """Images added to a folder data set would re-split it and refit the preprocessing: the
+    resumed run would mix two test sets."""
+    root, rng = tmp_path / "images", np.random.default_rng(0)
+
+    def add_image(label: str, name: str) -> None:
+        (root / label).mkdir(parents=True, exist_ok=True)
+        Image.fromarray(rng.integers(0, 256, (8, 8), dtype=np.uint8)).save(
+            root / label / f"{name}.png")
+
+    for label in ("a", "b"):
+        for index in range(12):
+            add_image(label, str(index))
+    run = train_run("--dataset", "folder", "--data-dir", root, "--model", "logreg", "--epochs",
+                    "1", "--progress", "off", "--out-dir", tmp_path / "runs", "--name", "r")
+    add_image("a", "new")
+    before = tree_snapshot(run)
+    result = cli("train", "--resume", run, "--epochs", "2")
+    assert result.code == 2 and result.err.count("\n") == 1
+    assert "the data changed since" in result.err and " split holds " in result.err
+    assert tree_snapshot(run) == before
+    (root / "a" / "new.png").unlink()
+    assert cli("train", "--resume", run, "--epochs", "2").code == 0   # the same data again

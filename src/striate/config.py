@@ -169,7 +169,15 @@ class OptimConfig:
         for name in ("l1", "l2", "weight_decay"):
             if getattr(self, name) < 0:
                 raise bad_setting(flag_name(name), ">= 0", getattr(self, name))
+        # The optimizers compute in float32, where a larger number is infinite.
+        for name in ("lr", "eps", "max_norm", "l1", "l2", "weight_decay"):
+            value = getattr(self, name)
+            if value is not None and value > FLOAT32_MAX:
+                raise bad_setting(flag_name(name), f"at most {FLOAT32_MAX:.3g}, the largest "
+                                  "float32", value)
 
+
+FLOAT32_MAX = 3.4028234663852886e38
 
 SCHEDULES = ("constant", "inverse-time", "exponential", "step", "plateau", "cosine")
 
@@ -509,12 +517,39 @@ def load_yaml(path: str | Path) -> dict:
         raise StriateError(f"cannot read config {path}: {getattr(error, 'strerror', error)}; "
                            "check the path") from None
     try:
-        mapping = yaml.safe_load(text)
+        mapping = yaml.load(text, Loader=UniqueKeyLoader)
     except yaml.YAMLError as error:
         line = getattr(getattr(error, "problem_mark", None), "line", None)
         at = f" at line {line + 1}" if line is not None else ""
+        if isinstance(error, DuplicateKey):
+            raise StriateError(f"{path}{at}: {error.problem}; keep one of them") from None
+        if isinstance(error, yaml.constructor.ConstructorError):   # !!python/object and kin
+            raise StriateError(f"{path}{at}: {error.problem}: a config holds plain values "
+                               "(numbers, strings, lists), not Python objects; remove the "
+                               "tag") from None
         raise StriateError(f"{path} is not valid YAML{at}; fix the syntax") from None
     return mapping or {}
+
+
+class DuplicateKey(yaml.constructor.ConstructorError):
+    pass
+
+
+class UniqueKeyLoader(yaml.SafeLoader):
+    """yaml.safe_load, but a key given twice in one mapping is refused: PyYAML keeps the last,
+    silently dropping a setting the user wrote."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if not isinstance(key, typing.Hashable):   # PyYAML's own error names it
+                continue
+            if key in seen:
+                raise DuplicateKey(problem=f"{key!r} is given twice",
+                                   problem_mark=key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep)
 
 
 def config_from_yaml(path: str | Path) -> TrainConfig:

@@ -85,10 +85,12 @@ def check_inputs(config, preprocess) -> None:
         preprocess.check_image_like(f"--preprocess {preprocess.kind} turns images into "
                                     "component scores, which cannot be cropped or mirrored; drop "
                                     "the augmentation flags or use --preprocess zca")
-    padding, side = c.crop_padding, min(preprocess.input_shape[1:])
-    if padding >= side:
-        raise StriateError(f"--crop-padding {padding} must be smaller than the {side}-pixel "
-                           "images it pads; try 2 to 4")
+    side = min(preprocess.input_shape[1:])
+    for flag, pixels, action in (("--crop-padding", c.crop_padding, "pads"),
+                                 ("--translate", c.translate, "shifts")):
+        if pixels >= side:   # a shift that large leaves blank images to train on
+            raise StriateError(f"{flag} {pixels} must be smaller than the {side}-pixel images "
+                               f"it {action}; try 2 to 4")
 
 
 def get_engine(name: str):

@@ -16,8 +16,10 @@
 """
 
 import csv
+import fcntl
 import io
 import json
+import os
 import platform
 import sys
 import time
@@ -70,10 +72,32 @@ class RunDir:
     def __truediv__(self, name: str) -> Path:
         return self.path / name
 
+    def lock(self) -> None:
+        """Hold the run for this process until unlock() or its exit: a second process that
+        would train it too (two --resume at once) is refused, instead of both writing its
+        files. An flock on the directory itself, so no lock file is left behind, and the
+        kernel drops it with the process, however that ends."""
+        descriptor = os.open(self.path, os.O_RDONLY)
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(descriptor)
+            raise StriateError(f"{self.path} is being trained by another process; let it "
+                               "finish (or stop it), then resume") from None
+        self.locked = descriptor
+
+    def unlock(self) -> None:
+        descriptor = getattr(self, "locked", None)
+        if descriptor is not None:
+            os.close(descriptor)   # closing the descriptor releases the flock
+            self.locked = None
+
     def write_config(self, config: TrainConfig) -> None:
         atomic_write_text(self / CONFIG, to_yaml(config))
 
-    def write_start(self, config: TrainConfig, versions: dict) -> None:
+    def write_start(self, config: TrainConfig, versions: dict, data: dict | None = None) -> None:
+        """config.yaml and run.json; `data`: the splits' fingerprint (RunData.fingerprint), which
+        a resume checks."""
         self.write_config(config)
         # started_unix: seconds since the epoch as training begins (data loaded, model built),
         # which a benchmark subtracts its own launch time from to get the start-up time
@@ -81,7 +105,7 @@ class RunDir:
                 "started_unix": time.time(),
                 "host": platform.node(), "versions": {"striate": __version__,
                                                        "python": platform.python_version(),
-                                                       **versions}}
+                                                       **versions}, "data": data}
         self.write_info(info)
 
     def write_finish(self, training_time_s: float) -> None:

@@ -84,6 +84,31 @@ def test_sixteen_bit_gray_is_scaled_not_clipped(tmp_path):
     assert load_image(tiff, (1, 4), 1).tolist() == expected
 
 
+@pytest.mark.parametrize("values, expected", [
+    ([0.0, 0.25, 0.5, 1.0], [0, 64, 128, 255]),        # [0, 1]: times 255
+    ([0.0, 2.0, 127.6, 255.0], [0, 2, 128, 255]),      # 0..255: as they are
+])
+def test_float_tiffs_keep_their_brightness(tmp_path, values, expected):
+    """Pillow's own conversion of a 32-bit float image clips, which made [0, 1] images black."""
+    tiff = save(Image.fromarray(np.array([values], np.float32)), tmp_path / "float.tif")
+    assert mode_of(tiff) == "F"
+    assert load_image(tiff, (1, 4), 1).tolist() == [[expected]]
+
+
+@pytest.mark.parametrize("values", [[-1.0, 0.5], [0.0, 300.0], [0.0, np.nan]])
+def test_float_tiffs_of_unknown_range_are_refused(tmp_path, values):
+    tiff = save(Image.fromarray(np.array([values], np.float32)), tmp_path / "odd.tif")
+    with pytest.raises(StriateError, match="float pixels from .* neither"):
+        load_image(tiff, (1, 2), 1)
+
+
+def test_a_large_image_warns_nothing(tmp_path, recwarn):
+    """Pillow warns of images over 89 million pixels; striate resizes them, quietly."""
+    big = save(Image.new("L", (10_000, 9_000)), tmp_path / "big.png")
+    assert load_image(big, (4, 4), 1).shape == (1, 4, 4)
+    assert not [warning for warning in recwarn if "pixels" in str(warning.message)]
+
+
 def test_cmyk_jpeg_becomes_rgb(tmp_path):
     cmyk = Image.new("CMYK", (8, 8), (0, 255, 255, 0))  # pure red in CMYK
     pixels = load_image(save(cmyk, tmp_path / "c.jpg", quality=100), (8, 8), 3)

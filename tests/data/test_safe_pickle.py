@@ -129,3 +129,19 @@ def test_damaged_pickle_is_reported_as_corrupt(raw):
         unpickle(raw)
     assert str(error.value).startswith("/data/mnist.pkl.gz: ")
     assert str(error.value).endswith("; delete /data/mnist.pkl.gz and run `striate download mnist`")
+
+
+def test_shared_references_are_resolved_once():
+    """A few KB of shared references (each list two references to the list below it, 40 deep,
+    an array at the bottom) would be 2**40 copies as a tree: they are resolved once each and
+    stay shared, in the file's own size of work."""
+    node = [np.arange(3, dtype=np.uint8)]
+    for _ in range(40):
+        node = [node, node]
+    raw = pickle.dumps({b"data": node}, protocol=2)
+    assert len(raw) < 8000
+    loaded = unpickle(raw)[b"data"]
+    assert loaded[0] is loaded[1]
+    for _ in range(40):
+        loaded = loaded[0]
+    np.testing.assert_array_equal(loaded[0], [0, 1, 2])

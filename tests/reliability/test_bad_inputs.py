@@ -10,6 +10,7 @@ exactly as it was. docs/reliability.md lists the cases and the messages.
 import dataclasses
 import io
 import json
+import os
 import pickle
 import shutil
 from pathlib import Path
@@ -149,8 +150,13 @@ def png_bytes(image: Image.Image) -> bytes:
 TWO_CLASSES = {"a/1.png": gray(10), "a/2.png": gray(20), "b/1.png": gray(30), "b/2.png": gray(40)}
 
 
+FIFO = "fifo"  # in folder() and predict_file(): a named pipe, whose open() would block
+FLOAT_TIFF = Image.fromarray(np.linspace(0, 1000, 16, dtype=np.float32).reshape(4, 4))
+
+
 def folder(files: dict[str, object]):
-    """An image folder: {relative path: PIL image, raw bytes, or None for an empty folder}."""
+    """An image folder: {relative path: PIL image, raw bytes, FIFO, or None for an empty
+    folder}."""
     def build(ws: Workspace) -> list:
         root = ws.inputs / "images"
         root.mkdir()
@@ -159,6 +165,8 @@ def folder(files: dict[str, object]):
             path.parent.mkdir(parents=True, exist_ok=True)
             if content is None:
                 path.mkdir()
+            elif content is FIFO:
+                os.mkfifo(path)
             elif isinstance(content, bytes):
                 path.write_bytes(content)
             else:
@@ -171,7 +179,9 @@ def predict_file(name: str, content: bytes | None):
     """`striate predict RUN FILE`, the file holding `content` (None: it does not exist)."""
     def build(ws: Workspace) -> list:
         path = ws.inputs / name
-        if content is not None:
+        if content is FIFO:
+            os.mkfifo(path)
+        elif content is not None:
             path.write_bytes(content)
         return ["predict", ws.run, path]
     return build
@@ -396,6 +406,12 @@ CASES = [
          "notes.txt: not a readable image", "remove it or replace it"),
     Case("folder-truncated-png", folder({**TWO_CLASSES, "a/3.png": png_bytes(gray())[:40]}),
          "3.png: not a readable image", "remove it or replace it"),
+    Case("folder-fifo-named-png", folder({**TWO_CLASSES, "a/3.png": FIFO}),
+         "3.png: not a readable image (not a regular file)", "remove it"),
+    Case("predict-fifo", predict_file("pipe.png", FIFO),
+         "pipe.png: not a readable image (not a regular file)", "give an image file"),
+    Case("folder-float-image-out-of-range", folder({**TWO_CLASSES, "a/3.tif": FLOAT_TIFF}),
+         "float pixels from 0 to 1000", "remove it or replace it"),
     Case("folder-mixed-sizes", folder({**TWO_CLASSES, "a/3.png": gray(size=(6, 4))}),
          "images differ in size", "pass --image-size HxW"),
     Case("folder-train-test-classes-differ",
@@ -440,9 +456,18 @@ CASES = [
          "is not valid YAML at line", "fix the syntax"),
     Case("yaml-missing-file", lambda ws: ["train", "--config", ws.inputs / "absent.yaml"],
          "cannot read config", "check the path"),
+    Case("yaml-duplicate-key", config_file("optim:\n  lr: 0.1\n  lr: 0.2\n"),
+         "at line 3: 'lr' is given twice", "keep one of them"),
+    Case("yaml-python-object", config_file("optim: !!python/object:os.system {}\n"),
+         "could not determine a constructor for the tag", "remove the tag"),
     # flags: sizes and rates
     Case("flag-zero-learning-rate", flags("--lr", "0"), "--lr must be a positive number, got 0.0",
          "leave it out for the default (0.05)"),
+    Case("flag-learning-rate-beyond-float32", flags("--lr", "1e39"),
+         "--lr must be at most 3.4e+38, the largest float32, got 1e+39",
+         "leave it out for the default (0.05)"),
+    Case("flag-translate-wider-than-image", flags("--model", "logreg", "--translate", "100"),
+         "--translate 100 must be smaller than the 8-pixel images it shifts", "try 2 to 4"),
     Case("flag-negative-batch-size", flags("--batch-size", "-5"),
          "--batch-size must be a positive number", "change it"),
     Case("flag-zero-epochs", flags("--epochs", "0"), "--epochs must be a positive number",

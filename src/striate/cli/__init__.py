@@ -40,7 +40,8 @@ def main(argv=None) -> int:
               "data set", file=sys.stderr)
         return 2
     except KeyboardInterrupt as interrupt:
-        print(f"striate: {interrupt or 'interrupted'}", file=sys.stderr)
+        if os.environ.get("RANK", "0") == "0":   # rank 0 speaks for a data-parallel job
+            print(f"striate: {str(interrupt) or 'interrupted'}", file=sys.stderr)
         return 130
     except BrokenPipeError:  # `striate models | head`: the reader left, which is not an error
         sys.stdout = open(os.devnull, "w")

@@ -15,6 +15,7 @@ def cmd_train(args) -> int:
     change (the message names it)."""
     from striate.runs import RunDir
     from striate.training.session import divergence_advice, resume_config, train
+    from striate.training.world import follow_launcher
 
     config, given = config_from_args(args)
     resume = None
@@ -33,6 +34,7 @@ def cmd_train(args) -> int:
         # the ranks run this same command line
         return launch(args.argv, config.run.nproc, config.run.threads)
     stop_on_sigterm()
+    follow_launcher()   # a rank of `--nproc`: ends with its launcher
     # --progress auto and on alike: a bar on a terminal, never its frames in a file, where each
     # epoch is a line
     outcome = train(config, resume, config.run.progress != "off" and not args.quiet,

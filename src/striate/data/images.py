@@ -3,6 +3,9 @@
 Conversions, in order:
   * 16-bit gray ("I;16", "I": 16-bit PNGs) is scaled to 8 bits by 255/65535, not clipped, so a
     16-bit image looks the same as its 8-bit version instead of almost all white;
+  * 32-bit float gray ("F": float TIFFs) is read as [0, 1] when every value lies there (times
+    255), as 0..255 when they lie there, and refused otherwise: where white is cannot be told
+    (Pillow's own conversion clips, so that a [0, 1] image turned black);
   * anything with transparency (RGBA, LA, palettes or gray with a transparent colour) is
     composited onto WHITE, the background image viewers and web pages show it on. A white drawing
     on a transparent background therefore disappears: flatten such images onto black yourself;
@@ -15,6 +18,7 @@ are used as stored, as torchvision's ImageFolder does).
 """
 
 import contextlib
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,9 +70,16 @@ def load_image(path: str | Path, size: tuple[int, int], channels: int) -> np.nda
 @contextlib.contextmanager
 def _decoding(path: str | Path):
     """Open `path` with Pillow; a failure to open or decode it becomes a StriateError naming it."""
+    if Path(path).exists() and not Path(path).is_file():   # a FIFO would block open() for good
+        raise StriateError(f"{path}: not a readable image (not a regular file); remove it or "
+                           "give an image file")
     try:
-        with Image.open(path) as image:
-            yield image
+        with warnings.catch_warnings():
+            # Pillow warns of images over 89 million pixels (and refuses those over twice that,
+            # below): they are resized anyway, and a warning would be a second line on stderr.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                yield image
     except FileNotFoundError:
         raise StriateError(f"{path}: not a readable image (no such file); check the path") from None
     except Exception as error:
@@ -90,6 +101,8 @@ def _eight_bit(image: Image.Image) -> Image.Image:
     """The image in a mode Pillow converts to "L"/"RGB" faithfully: 8-bit, no transparency."""
     if image.mode.startswith("I"):  # "I" or "I;16...": 16-bit gray
         return _scaled_sixteen_bit(image)
+    if image.mode == "F":
+        return _scaled_float(image)
     if image.mode in ALPHA_MODES or "transparency" in image.info:  # tRNS: a transparent colour
         return _on_white(image)
     return image
@@ -99,6 +112,16 @@ def _scaled_sixteen_bit(image: Image.Image) -> Image.Image:
     values = np.array(image).astype(np.float64)  # (H, W), 0..65535
     scaled = np.clip(values, 0, SIXTEEN_BIT_MAX) * (255 / SIXTEEN_BIT_MAX)
     return Image.fromarray(np.rint(scaled).astype(np.uint8))
+
+
+def _scaled_float(image: Image.Image) -> Image.Image:
+    values = np.array(image, dtype=np.float64)  # (H, W)
+    low, high = (values.min(), values.max()) if values.size else (0.0, 0.0)
+    if not (np.isfinite(values).all() and low >= 0 and high <= 255):
+        raise ValueError(f"float pixels from {low:g} to {high:g}, neither [0, 1] nor 0..255, "
+                         "so where white is cannot be told")
+    scale = 255.0 if high <= 1.0 else 1.0
+    return Image.fromarray(np.rint(values * scale).astype(np.uint8))
 
 
 def _on_white(image: Image.Image) -> Image.Image:

@@ -4,6 +4,7 @@ Training, checks, lr-find, evaluation of a checkpoint, the benchmark and the tes
 data here, so a data set is split and preprocessed the same way wherever it is used.
 """
 
+import hashlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -74,11 +75,27 @@ class RunData:
                                                   self.dataset.pixel_max),
                             self.splits[name].labels) for name in names}
 
+    def fingerprint(self) -> dict[str, dict]:
+        """Each split's size and the SHA-256 of its images and labels as stored: what a resumed
+        run must find unchanged (images added to a folder would re-split the data and refit
+        the preprocessing, mixing two test sets in one run)."""
+        return {name: {"examples": len(split), "sha256": split_digest(split)}
+                for name, split in self.splits.items()}
+
     def sample(self, count: int) -> Split:
         """The first `count` training examples, preprocessed (what the sanity checks use)."""
         train = self.splits["train"]
         return Split(self.preprocess.apply(train.images[:count], self.dataset.pixel_max),
                      train.labels[:count])
+
+
+def split_digest(split: Split) -> str:
+    digest = hashlib.sha256()
+    for array in (split.images, split.labels):
+        array = np.ascontiguousarray(array)
+        digest.update(f"{array.dtype.str}{array.shape}".encode())
+        digest.update(array.data)
+    return digest.hexdigest()
 
 
 def prepare(config: DataConfig, seed: int, dataset: Dataset | None = None) -> RunData:

@@ -108,19 +108,28 @@ def _scalar(dtype: object, data: object) -> np.generic:
     return _array(data, dtype, (), "C")[()]
 
 
-def _resolved(value: object) -> object:
-    """`value` with every stand-in replaced by the real numpy object it stands for."""
+def _resolved(value: object, memo: dict | None = None) -> object:
+    """`value` with every stand-in replaced by the real numpy object it stands for. An object
+    the pickle refers to several times is resolved once and stays shared (memo, by id), so a
+    small file of shared references (a list of two references to a list of two references...,
+    40 deep) costs its size, not 2**40 copies."""
+    memo = {} if memo is None else memo
+    if id(value) in memo:
+        return memo[id(value)]
     if isinstance(value, _ArrayRecipe):
         if value.array is None:
             raise pickle.UnpicklingError("array without data")
-        return value.array
-    if isinstance(value, _DtypeRecipe):
-        return value.dtype
-    if isinstance(value, (list, tuple, set, frozenset)):
-        return type(value)(_resolved(item) for item in value)
-    if isinstance(value, dict):
-        return {_resolved(key): _resolved(item) for key, item in value.items()}
-    return value
+        result = value.array
+    elif isinstance(value, _DtypeRecipe):
+        result = value.dtype
+    elif isinstance(value, (list, tuple, set, frozenset)):
+        result = type(value)(_resolved(item, memo) for item in value)
+    elif isinstance(value, dict):
+        result = {_resolved(key, memo): _resolved(item, memo) for key, item in value.items()}
+    else:
+        return value
+    memo[id(value)] = result
+    return result
 
 
 _NUMPY_FUNCTIONS = {("multiarray", "_reconstruct"): _reconstruct, ("multiarray", "scalar"): _scalar,

@@ -73,7 +73,8 @@ def train(config: TrainConfig, resume: RunDir | None = None, show_progress: bool
     if not learner.world.is_main:  # rank 0 speaks for the job
         show_progress, echo = False, lambda text: None
     loop = Loop(learner, config, show_progress, echo)
-    run = open_run(config, resume, loop, engine.versions(), write and learner.world.is_main)
+    run = open_run(config, resume, loop, engine.versions(), data.fingerprint(),
+                   write and learner.world.is_main)
     echo(f"training {config.model.model} on {data.dataset.name} ({describe_splits(data)} "
          f"train/valid/test)" + (f" in {run.path}" if run else "")
          + (f" on {learner.world.size} processes" if learner.world.size > 1 else ""))
@@ -86,6 +87,8 @@ def train(config: TrainConfig, resume: RunDir | None = None, show_progress: bool
             if resume is None:   # never a resumed run: its earlier epochs are the user's
                 remove_if_unstarted(run)
             raise
+        finally:
+            run.unlock()
     return Outcome(run, final_metrics(state), state.history, learner, data)
 
 
@@ -190,20 +193,32 @@ def write_final_tensorboard(tensorboard: TensorBoardLog, loop: Loop, data: RunDa
 
 
 def open_run(config: TrainConfig, resume: RunDir | None, loop: Loop, versions: dict,
-             writes: bool = True) -> RunDir | None:
-    """A new run directory, or the resumed one with its last completed epoch loaded; None for
-    a process that does not write (a data-parallel rank other than 0)."""
+             fingerprint: dict, writes: bool = True) -> RunDir | None:
+    """A new run directory, or the resumed one with its last completed epoch loaded (refused if
+    its data changed since: `fingerprint`, RunData.fingerprint()); None for a process that does
+    not write (a data-parallel rank other than 0)."""
     if not writes:
         if resume is not None:
             restore(loop, resume)
         return None
     if resume is None:
         run = RunDir.create(config)
-        run.write_start(config, versions)
+        run.lock()
+        try:
+            run.write_start(config, versions, fingerprint)
+        except BaseException:   # a full disk: leave no empty run directory behind
+            shutil.rmtree(run.path, ignore_errors=True)
+            raise
         return run
-    restore(loop, resume)
-    if resume.config() != config:
-        resume.write_config(config)
+    resume.lock()   # before restore, which tidies the files another process may be writing
+    try:
+        check_same_data(resume, fingerprint)
+        restore(loop, resume)
+        if resume.config() != config:
+            resume.write_config(config)
+    except BaseException:
+        resume.unlock()
+        raise
     return resume
 
 
@@ -235,6 +250,23 @@ def how_to_continue(run: RunDir) -> str:
             "saved)")
 
 
+def check_same_data(run: RunDir, fingerprint: dict) -> None:
+    """Refuse to resume on other data than the run began with (runs from before fingerprints
+    have none to compare)."""
+    recorded = run.info().get("data")
+    if not isinstance(recorded, dict):
+        return
+    for name, now in fingerprint.items():
+        then = recorded.get(name)
+        if then != now:
+            sizes = (f"{then.get('examples')} examples then, {now['examples']} now"
+                     if isinstance(then, dict) and then.get("examples") != now["examples"]
+                     else "other images or labels")
+            raise StriateError(f"the data changed since {run.path} began: its {name} split "
+                               f"holds {sizes}; resuming would mix two data sets in one run, "
+                               "so restore the data or start a new run")
+
+
 def restore(loop: Loop, run: RunDir) -> None:
     """Load the last completed epoch, and drop what a killed write left half-done."""
     if (run / "train_state.pt").is_file():  # the torch.save pickle, before the safetensors state
@@ -251,6 +283,10 @@ def restore(loop: Loop, run: RunDir) -> None:
         raise StriateError(f"{run / TRAIN_STATE} does not match the run's config.yaml (edited "
                            "or from another run), so the run cannot be resumed; start a new "
                            "run") from None
+    done, wanted = loop.state.epoch, loop.config.stop.epochs
+    if wanted < done:   # config.yaml would say fewer epochs than metrics.csv holds
+        raise StriateError(f"--epochs {wanted} is fewer than the {done} epochs {run.path} has "
+                           f"completed; give --epochs {done} or more to continue it")
 
 
 def final_metrics(state) -> dict:

@@ -5,10 +5,19 @@ single process is World(). The ranks are described by the environment torchrun d
 """
 
 import contextlib
+import ctypes
 import os
+import signal
+import threading
 from dataclasses import dataclass
 
 from striate.errors import StriateError
+
+LAUNCHER_PID = "STRIATE_LAUNCHER_PID"  # set by `striate train --nproc` for the ranks it starts
+PR_SET_PDEATHSIG = 1                   # Linux prctl: a signal for when the parent dies
+# Set when the launcher says the job is ending (SIGUSR1): losing the other ranks is then
+# expected, and ends this rank quietly.
+job_ending = threading.Event()
 
 
 @dataclass(frozen=True)
@@ -57,6 +66,8 @@ class World:
             text = str(error)
             if self.size == 1 or not any(word in text for word in ("gloo", "NCCL", "Connection")):
                 raise
+            if job_ending.is_set():   # the launcher is stopping the job: rank 0 has left
+                raise KeyboardInterrupt from None
             reason = text.split("] ", 1)[-1].splitlines()[0].split(". ")[0]
             raise StriateError(f"rank {self.rank} of {self.size} lost the other ranks ({reason}); "
                                "the failing rank's message says why") from None
@@ -70,3 +81,20 @@ def world_from_env() -> World:
     except ValueError:
         raise StriateError("RANK, WORLD_SIZE and LOCAL_RANK must be integers; start ranks with "
                            "`striate train --nproc N` or torchrun") from None
+
+
+def follow_launcher() -> None:
+    """In a rank that `striate train --nproc` started: end with the launcher, even a SIGKILLed
+    one (Linux's parent-death signal, SIGTERM, which ends training as Ctrl-C does), and take
+    SIGUSR1 as its word that the job is ending (see lost_contact). Torchrun's ranks and single
+    processes have no LAUNCHER_PID and are left alone."""
+    launcher = os.environ.get(LAUNCHER_PID)
+    if launcher is None:
+        return
+    signal.signal(signal.SIGUSR1, lambda signum, frame: job_ending.set())
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):   # not Linux: the check below is all there is
+        pass
+    if str(os.getppid()) != launcher:   # the launcher died before prctl took effect
+        raise KeyboardInterrupt
