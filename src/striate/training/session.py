@@ -73,7 +73,7 @@ def train(config: TrainConfig, resume: RunDir | None = None, show_progress: bool
     if not learner.world.is_main:  # rank 0 speaks for the job
         show_progress, echo = False, lambda text: None
     loop = Loop(learner, config, show_progress, echo)
-    run = open_run(config, resume, loop, engine.versions(), data.fingerprint(),
+    run = open_run(config, resume, loop, engine.versions(), data,
                    write and learner.world.is_main)
     echo(f"training {config.model.model} on {data.dataset.name} ({describe_splits(data)} "
          f"train/valid/test)" + (f" in {run.path}" if run else "")
@@ -193,10 +193,10 @@ def write_final_tensorboard(tensorboard: TensorBoardLog, loop: Loop, data: RunDa
 
 
 def open_run(config: TrainConfig, resume: RunDir | None, loop: Loop, versions: dict,
-             fingerprint: dict, writes: bool = True) -> RunDir | None:
-    """A new run directory, or the resumed one with its last completed epoch loaded (refused if
-    its data changed since: `fingerprint`, RunData.fingerprint()); None for a process that does
-    not write (a data-parallel rank other than 0)."""
+             data: RunData, writes: bool = True) -> RunDir | None:
+    """A new run directory, recording the data's fingerprint, or the resumed one with its last
+    completed epoch loaded (refused if its data changed since); None for a process that does
+    not write (a data-parallel rank other than 0), which has no use for the fingerprint."""
     if not writes:
         if resume is not None:
             restore(loop, resume)
@@ -205,14 +205,14 @@ def open_run(config: TrainConfig, resume: RunDir | None, loop: Loop, versions: d
         run = RunDir.create(config)
         run.lock()
         try:
-            run.write_start(config, versions, fingerprint)
+            run.write_start(config, versions, data.fingerprint())
         except BaseException:   # a full disk: leave no empty run directory behind
             shutil.rmtree(run.path, ignore_errors=True)
             raise
         return run
     resume.lock()   # before restore, which tidies the files another process may be writing
     try:
-        check_same_data(resume, fingerprint)
+        check_same_data(resume, data.fingerprint())
         restore(loop, resume)
         if resume.config() != config:
             resume.write_config(config)
