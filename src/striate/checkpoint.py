@@ -107,8 +107,8 @@ def read_checkpoint(path, preprocessing: bool) -> tuple[dict[str, np.ndarray], d
     with readable(path) as handle:
         meta = checkpoint_metadata(handle.metadata() or {}, path)
         inside = meta["format"] == 2 and preprocessing   # format 2: "preprocess.*" in this file
-        wanted = [name for name in handle.keys() if name.startswith(V2_PREFIX) == inside] \
-            if inside or not preprocessing else []
+        wanted = [] if preprocessing and not inside else \
+            [name for name in handle.keys() if name.startswith(V2_PREFIX) == preprocessing]
         tensors = {name: handle.get_tensor(name) for name in wanted}
         check_dtypes(tensors)
     if preprocessing and not inside:
