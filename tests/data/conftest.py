@@ -202,6 +202,15 @@ class Formats:
                 cls.add_member(tar, name, content)
         return path
 
+    @classmethod
+    def write_cifar_extracted(cls, root: Path, batches: dict[str, object]) -> Path:
+        """An extracted root/cifar-10-batches-py/ directory holding `batches`."""
+        directory = root / BATCHES_DIR
+        directory.mkdir(parents=True)
+        for name, value in batches.items():
+            (directory / name).write_bytes(cls.cifar_pickle(value))
+        return directory
+
     @staticmethod
     def add_member(tar: tarfile.TarFile, name: str, content: bytes) -> None:
         info = tarfile.TarInfo(name)

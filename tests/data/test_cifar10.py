@@ -54,16 +54,47 @@ def test_channel_planes_become_channels(formats, archive):
     assert [int(dataset.test.images[0, c, 31, 0]) for c in range(3)] == [10, 20, 30]
 
 
-def test_extracted_directory(tmp_path, formats):
+def test_extracted_directory(tmp_path, formats, accept):
     batches = formats.cifar_batches()
-    extracted = tmp_path / "cifar-10-batches-py"
-    extracted.mkdir()
-    for name, value in batches.items():
-        (extracted / name).write_bytes(pickle.dumps(value, protocol=2))
+    extracted = formats.write_cifar_extracted(tmp_path, batches)
+    accept("cifar10-batches", tmp_path)
     dataset = load_dataset("cifar10", tmp_path, download=False)
     np.testing.assert_array_equal(dataset.train.images, expected_train(formats, batches)[0])
     assert dataset.source == str(extracted)
     assert fetch_dataset("cifar10", tmp_path) == tmp_path
+
+
+@pytest.mark.parametrize("name", ["data_batch_3", "test_batch", "batches.meta"])
+def test_an_extracted_batch_unlike_the_archives_is_refused_unread(tmp_path, formats, accept,
+                                                                   name):
+    """Each file is checked against the MD5 of its batch in the official archive before it is
+    unpickled: here one byte of a label, or of a class name, changed after extraction."""
+    batches = formats.cifar_batches()
+    extracted = formats.write_cifar_extracted(tmp_path, batches)
+    accept("cifar10-batches", tmp_path)
+    if name == "batches.meta":
+        batches[name][b"label_names"] = [b"cat", *batches[name][b"label_names"][1:]]
+    else:
+        batches[name][b"labels"][0] = (batches[name][b"labels"][0] + 1) % 10
+    (extracted / name).write_bytes(pickle.dumps(batches[name], protocol=2))
+    with pytest.raises(StriateError, match=rf"{name}: MD5 [0-9a-f]{{32}}, expected "
+                                           r"[0-9a-f]{32}, so it is damaged or not the official"):
+        load_dataset("cifar10", tmp_path, download=False)
+
+
+def test_the_official_batch_digests_are_those_of_the_archive():
+    """torchvision, the cs231n loaders and the data set's page list the same MD5s."""
+    from striate.data.sources import SOURCES
+
+    files = SOURCES["cifar10-batches"].files
+    assert {name: next(iter(digests.archive_md5s)) for name, digests in files.items()} == {
+        "cifar-10-batches-py/data_batch_1": "c99cafc152244af753f735de768cd75f",
+        "cifar-10-batches-py/data_batch_5": "482c414d41f54cd18b22e5b47cb7c3cb",
+        "cifar-10-batches-py/test_batch": "40351d587109b95175f43aff81a1287e",
+        "cifar-10-batches-py/batches.meta": "5ff9c542aee3614f3951f8cda6e48888",
+        "cifar-10-batches-py/data_batch_2": "d4bba439e000b95fd0a9bffe97cbabec",
+        "cifar-10-batches-py/data_batch_3": "54ebc095f3ab1f0389bbae665268c751",
+        "cifar-10-batches-py/data_batch_4": "634d18415352ddfa80567beed471001a"}
 
 
 def test_label_names_come_from_batches_meta(formats, archive):

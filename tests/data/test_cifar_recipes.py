@@ -1,7 +1,5 @@
 """The cs231n recipes run end to end on CIFAR-10 files in the exact on-disk format."""
 
-import pickle
-
 import numpy as np
 import pytest
 
@@ -9,18 +7,17 @@ from helpers import metrics_of, train_run
 from striate.inference import load_predictor
 
 
-def write_batches(root, formats):
-    """An extracted cifar-10-batches-py/ directory of 5 x 40 training and 40 test images."""
-    directory = root / "cifar-10-batches-py"
-    directory.mkdir(parents=True)
-    for name, content in formats.cifar_batches(per_batch=40).items():
-        (directory / name).write_bytes(pickle.dumps(content, protocol=2))
+def write_batches(root, formats, accept):
+    """An extracted cifar-10-batches-py/ directory of 5 x 40 training and 40 test images, taken
+    for the official one."""
+    formats.write_cifar_extracted(root, formats.cifar_batches(per_batch=40))
+    accept("cifar10-batches", root)
     return root
 
 
 @pytest.mark.parametrize("recipe", ["cs231n-convnet3", "cs231n-vgg"])
-def test_cs231n_recipe_trains_on_cifar10_files(cli, capsys, formats, tmp_path, recipe):
-    data = write_batches(tmp_path / "data", formats)
+def test_cs231n_recipe_trains_on_cifar10_files(cli, capsys, formats, accept, tmp_path, recipe):
+    data = write_batches(tmp_path / "data", formats, accept)
     run = train_run("--recipe", recipe, "--data-dir", data, "--valid-size", "40", "--epochs", "1",
                     "--out-dir", tmp_path, "--name", "run")
     assert "on cifar10 (160/40/40 train/valid/test)" in capsys.readouterr().out

@@ -135,6 +135,16 @@ def cut_archive(ws: Workspace) -> list:
     return train_on("cifar10", ws.inputs)
 
 
+def extracted_batch_changed(ws: Workspace) -> list:
+    """Extracted batches taken for the official ones, then a label of one of them changed."""
+    batches = Formats.cifar_batches()
+    directory = Formats.write_cifar_extracted(ws.inputs, batches)
+    ws.accept("cifar10-batches", ws.inputs)
+    batches["data_batch_2"][b"labels"][0] = (batches["data_batch_2"][b"labels"][0] + 1) % 10
+    (directory / "data_batch_2").write_bytes(Formats.cifar_pickle(batches["data_batch_2"]))
+    return train_on("cifar10", ws.inputs)
+
+
 # ---- image folders
 
 def gray(value: int = 128, size: tuple[int, int] = (4, 4)) -> Image.Image:
@@ -304,12 +314,11 @@ def hostile_cifar_batch(ws: Workspace) -> list:
 
 
 def hostile_extracted_batch(ws: Workspace) -> list:
-    """An extracted cifar-10-batches-py/ directory (no checksum to pass) with a hostile batch."""
+    """An extracted cifar-10-batches-py/ directory with a hostile batch, its MD5 trusted (as
+    if the official one), so that the unpickler itself meets the payload."""
     batches = {**Formats.cifar_batches(), "test_batch": hostile(ws)}
-    directory = ws.inputs / "cifar-10-batches-py"
-    directory.mkdir()
-    for name, batch in batches.items():
-        (directory / name).write_bytes(pickle.dumps(batch, protocol=2))
+    Formats.write_cifar_extracted(ws.inputs, batches)
+    ws.accept("cifar10-batches", ws.inputs)
     return train_on("cifar10", ws.inputs)
 
 
@@ -396,6 +405,8 @@ CASES = [
          "refusing to unpickle posix.system", "run `striate download cifar10`"),
     Case("cifar-extracted-batch-runs-code", hostile_extracted_batch,
          "refusing to unpickle posix.system", "run `striate download cifar10`"),
+    Case("cifar-extracted-batch-changed", extracted_batch_changed,
+         "data_batch_2: MD5", "so it is damaged or not the official file"),
     # image folders and image files
     Case("folder-empty", folder({}), "no class folders in", "lay the images out as"),
     Case("folder-class-without-images", folder({**TWO_CLASSES, "c": None}),

@@ -33,7 +33,7 @@ def seconds(text: str) -> float:
 
 
 def add_search_flags(parser) -> None:
-    from striate.tune.search import PRUNERS, STRATEGIES
+    from striate.tune.search import HEARTBEAT_S, PRUNERS, STALE_BEATS, STRATEGIES
 
     search = parser.add_argument_group("search options")
     search.add_argument("--param", action="append", default=[], metavar="NAME=SPEC",
@@ -64,6 +64,10 @@ def add_search_flags(parser) -> None:
     search.add_argument("--storage", default=None, metavar="URL",
                         help="SQLAlchemy database URL shared by the workers (default: "
                              "sqlite:///OUT_DIR/tune.db)")
+    search.add_argument("--heartbeat", type=at_least(1), default=HEARTBEAT_S, metavar="SECONDS",
+                        help="while it trains, a worker says so in the storage this often; a "
+                             f"trial silent for {STALE_BEATS} heartbeats (its worker died) is "
+                             "marked FAIL and its point queued again")
 
 
 def cmd_tune(args) -> None:
@@ -85,7 +89,7 @@ def cmd_tune(args) -> None:
     if not args.storage:
         make_directory(Path(config.run.out_dir), "pass a writable --out-dir")
     tuning = open_tuning(config, space, args.strategy, args.grid_points, args.pruner, study,
-                         storage)
+                         storage, args.heartbeat)
     stop_on_sigterm()
     search(tuning, args.n_trials, args.timeout, config.run.seed,
            config.run.shows_progress(), echo=lambda text: print(text, flush=True))

@@ -2,7 +2,8 @@
 
 Nothing is extracted to disk, and only members with the exact expected names are read, so an
 archive with odd member paths (../, absolute, links) has no effect beyond a "missing" error. An
-already-extracted cifar-10-batches-py/ directory works too.
+already-extracted cifar-10-batches-py/ directory works too; each of its files must have the MD5
+of the batch in the official archive before it is unpickled, as the archive must.
 """
 
 import tarfile
@@ -12,11 +13,12 @@ import numpy as np
 
 from striate.data.datafile import DataFile, describe_value, reading
 from striate.data.dataset import Dataset, Split, make_split
+from striate.data.digests import check_file
 from striate.data.download import find_files, find_source, locate
 from striate.data.safe_pickle import load_pickle
-from striate.data.sources import CIFAR10_ARCHIVE, SOURCES
+from striate.data.sources import CIFAR10_ARCHIVE, CIFAR10_BATCHES_DIR, SOURCES
 
-BATCHES_DIR = "cifar-10-batches-py"
+BATCHES_DIR = CIFAR10_BATCHES_DIR
 TRAIN_BATCHES = tuple(f"data_batch_{number}" for number in range(1, 6))
 TEST_BATCH = "test_batch"
 META = "batches.meta"
@@ -82,10 +84,12 @@ def _read_archive(archive: Path) -> Contents:
 
 
 def _read_extracted(directory: Path) -> Contents:
+    official = SOURCES["cifar10-batches"].files
     contents = {}
     for name in (*TRAIN_BATCHES, TEST_BATCH, META):
         datafile = DataFile(directory / name, "cifar10")
         if datafile.path.is_file():
+            check_file(datafile.path, official[f"{BATCHES_DIR}/{name}"], "cifar10")
             with reading(datafile), open(datafile.path, "rb") as handle:
                 contents[name] = (datafile, load_pickle(handle, datafile))
     return contents

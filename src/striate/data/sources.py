@@ -14,6 +14,7 @@ TEST_IMAGES = "t10k-images-idx3-ubyte.gz"
 TEST_LABELS = "t10k-labels-idx1-ubyte.gz"
 MNIST_PICKLE = "mnist.pkl.gz"
 CIFAR10_ARCHIVE = "cifar-10-python.tar.gz"
+CIFAR10_BATCHES_DIR = "cifar-10-batches-py"
 
 
 @dataclass(frozen=True)
@@ -68,9 +69,21 @@ SOURCES = {
                            "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34")},
         ("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/{filename}",),
         apt_package="dataset-fashion-mnist"),
-    # Issue 17 is to verify CIFAR-10 by its member batches' content; until then, the archive's MD5.
     "cifar10": Source(
         "cifar10", "cifar10",
         {CIFAR10_ARCHIVE: Digests(frozenset({"c58f30108f718f92721af3b95e74349a"}))},
         ("https://www.cs.toronto.edu/~kriz/{filename}",)),
+    # The batches as that archive holds them, for an already-extracted cifar-10-batches-py/:
+    # each is checked before it is unpickled. Not downloadable on their own.
+    "cifar10-batches": Source(
+        "cifar10", "cifar10",
+        {f"{CIFAR10_BATCHES_DIR}/{name}": Digests(frozenset({md5})) for name, md5 in (
+            ("data_batch_1", "c99cafc152244af753f735de768cd75f"),
+            ("data_batch_2", "d4bba439e000b95fd0a9bffe97cbabec"),
+            ("data_batch_3", "54ebc095f3ab1f0389bbae665268c751"),
+            ("data_batch_4", "634d18415352ddfa80567beed471001a"),
+            ("data_batch_5", "482c414d41f54cd18b22e5b47cb7c3cb"),
+            ("test_batch", "40351d587109b95175f43aff81a1287e"),
+            ("batches.meta", "5ff9c542aee3614f3951f8cda6e48888"))},
+        ()),
 }

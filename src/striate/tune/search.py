@@ -12,12 +12,18 @@ continues it. Each trial is an ordinary training run (or k fold runs) under
 Grid points are put in the study's queue once, by the process that creates the study; a worker
 takes a point by switching it from WAITING to RUNNING while it holds the storage's lock (see
 storage_lock), so no two workers ever train the same point.
+
+A worker that dies (SIGKILL, a lost machine) cannot say so: while it trains, a thread records a
+heartbeat in the storage every --heartbeat seconds, and any worker that finds a RUNNING trial
+without one for STALE_BEATS heartbeats marks it FAIL and puts its point back in the queue.
 """
 
 import contextlib
 import copy
 import fcntl
+import threading
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,6 +42,14 @@ IDENTITY = "striate"             # the study attribute recording what the study 
 SQLITE_TIMEOUT_S = 600           # a worker waits this long for another's write to finish
 CREATOR_WAIT_S = 120             # ...and this long for the creator to queue the grid
 RANDOM_TRIALS = 20               # --n-trials default for random and TPE
+HEARTBEAT_S = 60                 # --heartbeat default
+STALE_BEATS = 3                  # a trial missing this many heartbeats is stale; more than
+                                 # Optuna's 2, so that a briefly stalled worker is not declared dead
+STALE_RETRIES = 3                # a point whose worker keeps dying is not requeued forever
+
+
+class StaleTrial(Exception):
+    """Another worker found this trial's heartbeat too old, failed it and requeued its point."""
 
 
 @dataclass
@@ -54,9 +68,9 @@ class Tuning:
         return self.base.data.folds
 
 
-def open_storage(url: str):
-    """An Optuna RDB storage; SQLite waits generously for another worker's write to finish.
-    The first thing a search opens, so a missing Optuna is said here, in one line."""
+def open_storage(url: str, heartbeat_s: int = HEARTBEAT_S):
+    """An Optuna RDB storage with heartbeats; SQLite waits generously for another worker's write
+    to finish. The first thing a search opens, so a missing Optuna is said here, in one line."""
     try:
         import optuna
         import sqlalchemy
@@ -67,8 +81,12 @@ def open_storage(url: str):
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
         engine_kwargs = {"connect_args": {"timeout": SQLITE_TIMEOUT_S}} if sqlite_file(url) else {}
-        with storage_lock(url):  # two new workers would both create the tables
-            return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs)
+        retry = optuna.storages.RetryFailedTrialCallback(max_retry=STALE_RETRIES)
+        with storage_lock(url), warnings.catch_warnings():  # two new workers would both
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)  # make tables
+            return optuna.storages.RDBStorage(
+                url, engine_kwargs=engine_kwargs, heartbeat_interval=heartbeat_s,
+                grace_period=STALE_BEATS * heartbeat_s, heartbeat_stale_trial_callback=retry)
     except (sqlalchemy.exc.SQLAlchemyError, ImportError, ValueError) as error:
         reason = str(error).splitlines()[0]
         raise StriateError(f"cannot open --storage {url}: {reason}; give an SQLAlchemy URL "
@@ -182,10 +200,45 @@ def next_trial(tuning: Tuning, seed: int):
     if tuning.strategy == "grid":
         return claim_grid_point(tuning)
     trial = tuning.study.ask()
+    tuning.storage.record_heartbeat(storage_id(tuning, trial))  # from now on it can be stale
     # Seeded by (--seed, trial number): a continued study or a second worker draws new points
     # (one sampler seeded once would repeat its first draws), and a rerun draws the same ones.
     tuning.study.sampler = make_sampler(tuning.strategy, trial_seed(seed, trial.number))
     return trial
+
+
+def storage_id(tuning: Tuning, trial) -> int:
+    """The trial's id in the storage (its number counts within the study)."""
+    study_id = tuning.storage.get_study_id_from_name(tuning.study.study_name)
+    return tuning.storage.get_trial_id_from_study_id_trial_number(study_id, trial.number)
+
+
+@contextlib.contextmanager
+def heartbeat(tuning: Tuning, trial):
+    """Record the trial's heartbeat every --heartbeat seconds while the block runs."""
+    trial_id, stop = storage_id(tuning, trial), threading.Event()
+
+    def beat() -> None:
+        while not stop.wait(tuning.storage.get_heartbeat_interval()):
+            tuning.storage.record_heartbeat(trial_id)
+
+    # A daemon: a worker that dies of an error must not be kept alive by its heartbeat.
+    thread = threading.Thread(target=beat, name="striate-heartbeat", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
+def fail_stale_trials(tuning: Tuning) -> None:
+    """FAIL the trials of dead workers and queue their points again (the storage's callback)."""
+    import optuna
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        optuna.storages.fail_stale_trials(tuning.study)
 
 
 def claim_grid_point(tuning: Tuning):
@@ -200,6 +253,7 @@ def claim_grid_point(tuning: Tuning):
             trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, waiting.number)
             try:
                 if storage.set_trial_state_values(trial_id, TrialState.RUNNING):
+                    storage.record_heartbeat(trial_id)  # from now on it can be found stale
                     return optuna.Trial(tuning.study, trial_id)
             except optuna.exceptions.UpdateFinishedTrialError:
                 pass  # another worker took it and finished it already
@@ -208,7 +262,8 @@ def claim_grid_point(tuning: Tuning):
 
 def run_trial(tuning: Tuning, trial, progress: bool) -> None:
     """Train one trial and tell the study how it ended; Ctrl-C is told as FAIL and re-raised
-    (a grid point goes back in the queue)."""
+    (a grid point goes back in the queue). A trial another worker found stale ends quietly:
+    its point is already queued again."""
     import optuna
     from optuna.trial import TrialState
 
@@ -220,9 +275,23 @@ def run_trial(tuning: Tuning, trial, progress: bool) -> None:
     last_step = config.stop.epochs * (tuning.folds or 1)
 
     def report(step: int, row: dict) -> None:
-        trial.report(row["best_valid_error"], step)
+        try:
+            trial.report(row["best_valid_error"], step)
+        except optuna.exceptions.UpdateFinishedTrialError:
+            raise StaleTrial() from None
         if step < last_step and trial.should_prune():  # a finished trial is never pruned
             raise optuna.TrialPruned()
+
+    def finish(state: TrialState, value: float | None = None, **attrs) -> bool:
+        """Whether this worker ended the trial (not another that found it stale first)."""
+        try:
+            record_outcome(tuning, trial, name, fold_errors, train_errors)
+            for key, attr in attrs.items():
+                trial.set_user_attr(key, attr)
+            tuning.study.tell(trial, value, state=state, skip_if_finished=True)
+            return True
+        except optuna.exceptions.UpdateFinishedTrialError:
+            return False
 
     try:
         if tuning.folds:
@@ -230,20 +299,18 @@ def run_trial(tuning: Tuning, trial, progress: bool) -> None:
                                       train_errors)
         else:
             value = train_trial_run(tuning, config, name, progress, report, train_errors)
+    except StaleTrial:
+        return
     except optuna.TrialPruned:
-        record_outcome(tuning, trial, name, fold_errors, train_errors)
-        tuning.study.tell(trial, state=TrialState.PRUNED)
+        finish(TrialState.PRUNED)
     except BaseException as error:
-        record_outcome(tuning, trial, name, fold_errors, train_errors)
         interrupted = isinstance(error, KeyboardInterrupt)
-        trial.set_user_attr("interrupted", interrupted)
-        tuning.study.tell(trial, state=TrialState.FAIL)
-        if interrupted and tuning.strategy == "grid":
+        if finish(TrialState.FAIL, interrupted=interrupted) and (
+                interrupted and tuning.strategy == "grid"):
             tuning.study.enqueue_trial(trial.params)
         raise
     else:
-        record_outcome(tuning, trial, name, fold_errors, train_errors)
-        tuning.study.tell(trial, value)
+        finish(TrialState.COMPLETE, value)
 
 
 def train_trial_run(tuning: Tuning, config: TrainConfig, name: str, progress: bool,
@@ -347,12 +414,14 @@ def search(tuning: Tuning, n_trials: int | None, timeout_s: float | None, seed: 
         if done and timeout_s is not None and time.monotonic() - started >= timeout_s:
             echo(f"--timeout {timeout_s:g} s reached; no new trial started")
             break
+        fail_stale_trials(tuning)
         trial = next_trial(tuning, seed)
         if trial is None:
             echo("every grid point is taken")
             break
         try:
-            run_trial(tuning, trial, progress)
+            with heartbeat(tuning, trial):
+                run_trial(tuning, trial, progress)
         except KeyboardInterrupt:
             write_outputs(tuning)
             raise KeyboardInterrupt(
@@ -373,6 +442,7 @@ def describe_trial(tuning: Tuning, number: int) -> str:
 
 
 def summarize(tuning: Tuning, echo=print) -> None:
+    fail_stale_trials(tuning)
     rows, best = write_outputs(tuning)
     echo(table(rows, [*TRIAL_COLUMNS, *tuning.space]))
     if best is None:
@@ -387,8 +457,9 @@ def summarize(tuning: Tuning, echo=print) -> None:
 
 
 def open_tuning(base: TrainConfig, space: dict[str, Param], strategy: str, points: int,
-                pruner: str, study_name: str, storage_url: str) -> Tuning:
-    storage = open_storage(storage_url)
+                pruner: str, study_name: str, storage_url: str,
+                heartbeat_s: int = HEARTBEAT_S) -> Tuning:
+    storage = open_storage(storage_url, heartbeat_s)
     directory = Path(base.run.out_dir) / f"tune-{study_name}"
     wanted = identity(strategy, space, base.data.folds, points)
     with storage_lock(storage_url):  # one creator queues the grid; the others wait for it
