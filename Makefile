@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STRIATE := $(PY) -m striate
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test data bench clean-venv
+.PHONY: demo test fuzz data bench clean-venv
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,11 @@ demo: data
 
 test: $(STAMP)
 	$(PY) -m pytest
+
+# The readers' fuzz tests with 2,000 fresh random inputs each (make test runs 100 fixed ones).
+fuzz: $(STAMP)
+	STRIATE_FUZZ_EXAMPLES=2000 STRIATE_FUZZ_RANDOM=1 $(PY) -m pytest -p no:cacheprovider \
+	  tests/reliability/test_fuzz.py --hypothesis-show-statistics
 
 # Speed and memory, measured side by side with the baseline (never asserted in tests).
 bench: $(STAMP)

@@ -247,15 +247,17 @@ def check_metadata(meta, path) -> None:
 
 def check_tensors_match(tensors: dict[str, np.ndarray], expected: dict[str, tuple],
                         path, model: str) -> None:
-    """Refuse weights whose names or shapes differ from the model they are loaded into."""
+    """Refuse weights whose names or shapes differ from the model they are loaded into, or
+    that are not real numbers (complex weights would be cast, dropping their imaginary part)."""
     missing = sorted(set(expected) - set(tensors))
     extra = sorted(set(tensors) - set(expected))
-    wrong = sorted(name for name in set(expected) & set(tensors)
-                   if tuple(tensors[name].shape) != tuple(expected[name]))
-    if missing or extra or wrong:
+    common = set(expected) & set(tensors)
+    wrong = sorted(name for name in common if tuple(tensors[name].shape) != tuple(expected[name]))
+    not_real = sorted(name for name in common if tensors[name].dtype.kind not in "fiub")
+    if missing or extra or wrong or not_real:
         detail = "; ".join(f"{label}: {', '.join(names[:3])}" for label, names in
-                           (("missing", missing), ("unexpected", extra), ("wrong shape", wrong))
-                           if names)
+                           (("missing", missing), ("unexpected", extra), ("wrong shape", wrong),
+                            ("not real numbers", not_real)) if names)
         raise StriateError(f"{path} does not hold weights for this {model} model ({detail}); "
                            "use a checkpoint trained with the same --model and options")
 

@@ -6,6 +6,7 @@ already-extracted cifar-10-batches-py/ directory works too; each of its files mu
 of the batch in the official archive before it is unpickled, as the archive must.
 """
 
+import contextlib
 import tarfile
 from pathlib import Path
 
@@ -120,10 +121,15 @@ def _text_keys(content: object, datafile: DataFile) -> dict[str, object]:
 
 
 def _label_array(labels: object, datafile: DataFile) -> np.ndarray:
-    try:
-        array = np.asarray(labels)
-    except ValueError:  # ragged nesting such as [1, [2]]
-        array = None
+    """The labels as (N,) int64: a flat list of ints, as the real batches hold, or a 1-D
+    integer array. Flatness is checked first: np.asarray would walk nested lists that share
+    references (a few bytes of pickle) as a tree, 2**depth items."""
+    array = None
+    if isinstance(labels, np.ndarray):
+        array = labels
+    elif isinstance(labels, (list, tuple)) and all(type(label) is int for label in labels):
+        with contextlib.suppress(OverflowError):  # an int beyond 64 bits
+            array = np.array(labels, dtype=np.int64)
     if array is None or array.ndim != 1 or array.dtype.kind not in "iu":
         raise datafile.corrupt(f"b'labels' must be a list of integers, got "
                                f"{describe_value(labels)}")

@@ -75,9 +75,11 @@ def _decoding(path: str | Path):
                            "give an image file")
     try:
         with warnings.catch_warnings():
-            # Pillow warns of images over 89 million pixels (and refuses those over twice that,
-            # below): they are resized anyway, and a warning would be a second line on stderr.
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            # Pillow warns of images over 89 million pixels (it refuses those over twice that,
+            # below: they are resized anyway) and of damaged metadata it skips (EXIF, which
+            # striate ignores): neither concerns the pixels, and a warning would be a second
+            # line on stderr.
+            warnings.simplefilter("ignore")
             with Image.open(path) as image:
                 yield image
     except FileNotFoundError:

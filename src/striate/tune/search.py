@@ -81,9 +81,10 @@ def open_storage(url: str, heartbeat_s: int = HEARTBEAT_S):
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
         engine_kwargs = {"connect_args": {"timeout": SQLITE_TIMEOUT_S}} if sqlite_file(url) else {}
-        retry = optuna.storages.RetryFailedTrialCallback(max_retry=STALE_RETRIES)
+        # Optuna calls heartbeats experimental; striate's own tests pin down what it relies on.
         with storage_lock(url), warnings.catch_warnings():  # two new workers would both
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)  # make tables
+            retry = optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=STALE_RETRIES)
             return optuna.storages.RDBStorage(
                 url, engine_kwargs=engine_kwargs, heartbeat_interval=heartbeat_s,
                 grace_period=STALE_BEATS * heartbeat_s, heartbeat_stale_trial_callback=retry)
@@ -199,7 +200,9 @@ def next_trial(tuning: Tuning, seed: int):
     """The next trial to train, or None when the grid is done."""
     if tuning.strategy == "grid":
         return claim_grid_point(tuning)
-    trial = tuning.study.ask()
+    with warnings.catch_warnings():  # that heartbeats are meant for Study.optimize: the
+        warnings.simplefilter("ignore")  # heartbeat thread here does what optimize's does
+        trial = tuning.study.ask()
     tuning.storage.record_heartbeat(storage_id(tuning, trial))  # from now on it can be stale
     # Seeded by (--seed, trial number): a continued study or a second worker draws new points
     # (one sampler seeded once would repeat its first draws), and a rerun draws the same ones.
