@@ -148,3 +148,38 @@ def test_a_killed_workers_trial_is_requeued_on_sqlite(tmp_path):
 
 def test_a_killed_workers_trial_is_requeued_on_postgresql(postgres_url, tmp_path):
     kill_a_worker_mid_trial_then_rerun(postgres_url, tmp_path)
+
+
+def test_a_stalled_worker_drops_the_trial_another_found_stale(tmp_path):
+    """A worker that was only suspended past the grace period finds at its next epoch that its
+    trial was failed (and its point queued again) by another worker: it stops that trial without
+    a word, tells the study nothing, and takes the next point."""
+    from optuna.trial import TrialState
+
+    from striate.config import TrainConfig
+    from striate.tune.search import open_tuning, search
+    from striate.tune.space import parse_space
+
+    base = TrainConfig()
+    base.data.dataset, base.model.model, base.stop.epochs = "digits", "logreg", 3
+    base.run.out_dir, base.run.progress = str(tmp_path), "off"
+    space = parse_space(None, ["lr=[0.01, 0.1]"])
+    tuning = open_tuning(base, space, "grid", 2, "none", "stalled",
+                         f"sqlite:///{tmp_path / 'tune.db'}", heartbeat_s=1)
+    storage = tuning.storage
+    real_report = storage.set_trial_intermediate_value
+    failed = []
+
+    def found_stale_meanwhile(trial_id, step, value):  # what another worker's check would do
+        if not failed:
+            storage.set_trial_state_values(trial_id, TrialState.FAIL)
+            failed.append(trial_id)
+        return real_report(trial_id, step, value)
+
+    storage.set_trial_intermediate_value = found_stale_meanwhile
+    lines = []
+    search(tuning, None, None, seed=0, progress=False, echo=lines.append)
+    states = [trial.state for trial in tuning.study.get_trials()]
+    assert states == [TrialState.FAIL, TrialState.COMPLETE], states
+    assert lines[0].startswith("trial 0 FAIL") and lines[1].startswith("trial 1 COMPLETE")
+    assert len(failed) == 1

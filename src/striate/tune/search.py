@@ -219,11 +219,15 @@ def storage_id(tuning: Tuning, trial) -> int:
 @contextlib.contextmanager
 def heartbeat(tuning: Tuning, trial):
     """Record the trial's heartbeat every --heartbeat seconds while the block runs."""
+    import sqlalchemy
+
     trial_id, stop = storage_id(tuning, trial), threading.Event()
 
     def beat() -> None:
         while not stop.wait(tuning.storage.get_heartbeat_interval()):
-            tuning.storage.record_heartbeat(trial_id)
+            # A server briefly out of reach: the next beat tries again, within the grace period.
+            with contextlib.suppress(sqlalchemy.exc.SQLAlchemyError):
+                tuning.storage.record_heartbeat(trial_id)
 
     # A daemon: a worker that dies of an error must not be kept alive by its heartbeat.
     thread = threading.Thread(target=beat, name="striate-heartbeat", daemon=True)
