@@ -19,11 +19,10 @@ from striate.data.download import find_files, find_source, locate
 from striate.data.safe_pickle import load_pickle
 from striate.data.sources import CIFAR10_ARCHIVE, CIFAR10_BATCHES_DIR, SOURCES
 
-BATCHES_DIR = CIFAR10_BATCHES_DIR
 TRAIN_BATCHES = tuple(f"data_batch_{number}" for number in range(1, 6))
 TEST_BATCH = "test_batch"
 META = "batches.meta"
-EXTRACTED = [f"{BATCHES_DIR}/{name}" for name in (*TRAIN_BATCHES, TEST_BATCH)]
+EXTRACTED = [f"{CIFAR10_BATCHES_DIR}/{name}" for name in (*TRAIN_BATCHES, TEST_BATCH)]
 CLASS_NAMES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship",
                "truck")
 VALID_SIZE = 1_000  # cs231n's 49,000 / 1,000 / 10,000 split
@@ -37,7 +36,7 @@ def load_cifar10(data_dir: str | Path | None, download: bool) -> Dataset:
     contents = _read_extracted(path) if path.is_dir() else _read_archive(path)
     missing = [name for name in (*TRAIN_BATCHES, TEST_BATCH) if name not in contents]
     if missing:
-        raise DataFile(path, "cifar10").corrupt(f"no {BATCHES_DIR}/{missing[0]} in it")
+        raise DataFile(path, "cifar10").corrupt(f"no {CIFAR10_BATCHES_DIR}/{missing[0]} in it")
     batches = [_batch_split(*contents[name]) for name in TRAIN_BATCHES]
     train = Split(np.concatenate([batch.images for batch in batches]),
                   np.concatenate([batch.labels for batch in batches]))
@@ -65,13 +64,13 @@ def _locate(data_dir: str | Path | None, download: bool) -> Path:
         return archive_dir / CIFAR10_ARCHIVE
     extracted_dir = find_files(source.dirname, EXTRACTED, data_dir)
     if extracted_dir is not None:
-        return extracted_dir / BATCHES_DIR
+        return extracted_dir / CIFAR10_BATCHES_DIR
     return locate(source, data_dir, download) / CIFAR10_ARCHIVE
 
 
 def _read_archive(archive: Path) -> Contents:
     datafile = DataFile(archive, "cifar10")
-    wanted = {f"{BATCHES_DIR}/{name}": name for name in (*TRAIN_BATCHES, TEST_BATCH, META)}
+    wanted = {f"{CIFAR10_BATCHES_DIR}/{name}": name for name in (*TRAIN_BATCHES, TEST_BATCH, META)}
     contents = {}
     # One pass in archive order: a gzip stream cannot seek backwards without decompressing
     # again from the start.
@@ -90,7 +89,7 @@ def _read_extracted(directory: Path) -> Contents:
     for name in (*TRAIN_BATCHES, TEST_BATCH, META):
         datafile = DataFile(directory / name, "cifar10")
         if datafile.path.is_file():
-            check_file(datafile.path, official[f"{BATCHES_DIR}/{name}"], "cifar10")
+            check_file(datafile.path, official[f"{CIFAR10_BATCHES_DIR}/{name}"], "cifar10")
             with reading(datafile), open(datafile.path, "rb") as handle:
                 contents[name] = (datafile, load_pickle(handle, datafile))
     return contents
