@@ -60,6 +60,23 @@ def test_vgg_options_build_the_stages_asked_for(shape, side):
     assert model(torch.rand(5, *shape)).shape == (5, 7)
 
 
+def test_vgg_pool_first_keeps_the_parameters_and_moves_each_stages_pool():
+    """The same parameters under the same names (a checkpoint of one loads into the other), the
+    same output shapes on odd maps (9 -> 5 -> 3), but a different function: the norm sees the
+    pooled maps. That it is conv - pool - norm - relu exactly is the NumPy engine's
+    cross-check (tests/numpy/test_models.py)."""
+    torch.manual_seed(0)
+    options = {"num_filters": [4, 6], "As": [2, 1], "hidden_dims": [8]}
+    plain = create_model("vgg", (1, 9, 9), 5, **options)
+    pooled = create_model("vgg", (1, 9, 9), 5, pool_first=True, **options)
+    assert pooled.load_state_dict(plain.state_dict()) is not None
+    assert [k for k in pooled.state_dict()] == [k for k in plain.state_dict()]
+    assert len(layers(pooled, nn.MaxPool2d)) == 2
+    x = torch.rand(6, 1, 9, 9)
+    assert pooled(x).shape == plain(x).shape == (6, 5)
+    assert not torch.allclose(pooled.features(x), plain.features(x))
+
+
 @pytest.mark.parametrize("shape", SHAPES)
 def test_resnet_options_build_the_stages_asked_for(shape):
     torch.manual_seed(0)

@@ -58,7 +58,7 @@ SPECS = {spec.name: spec for spec in [
     ModelSpec("vgg", "cs231n VGG-like: [(conv3x3-bn-relu) x A - 2x2 max pool] x B - "
               "(fc-bn-relu-[dropout]) x K.", BOTH,
               {"num_filters": (64, 64, 128, 256), "As": (2, 2, 3, 3), "hidden_dims": (64, 64),
-               "dropout": 0.0, "init": None, "weight_scale": 1e-2},
+               "dropout": 0.0, "init": None, "weight_scale": 1e-2, "pool_first": False},
               convolves=True),
     ModelSpec("resnet", "ResNet-9 (DAWNBench, Page 2018): prep - 3 x [conv-bn-relu - pool - "
               "residual blocks].", ("torch",),

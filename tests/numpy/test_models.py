@@ -1,6 +1,7 @@
 """The NumPy models against two oracles: torch autograd on the same weights, and numerical
 gradients. Plus the weights exchange with the torch engine's models of the same name."""
 
+import functools
 import math
 
 import numpy as np
@@ -42,6 +43,8 @@ CASES = [
     ("vgg", (2, 6, 6), {"num_filters": (2, 3), "As": (1, 2), "hidden_dims": (5,)}),
     ("vgg", (1, 5, 5), {"num_filters": (2, 2, 2), "As": (1, 1, 1), "hidden_dims": (4, 3),
                         "dropout": 0.3}),
+    ("vgg", (2, 7, 7), {"num_filters": (2, 3), "As": (2, 1), "hidden_dims": (4,),
+                        "pool_first": True}),
 ]
 IDS = [f"{name}-{i}" for i, (name, _, _) in enumerate(CASES)]
 
@@ -117,11 +120,16 @@ def torch_scores(model, t, X, train):
         return linear(act(linear(h, t, k + 1)), t, k + 2)
     if isinstance(model, VGGNet):
         h, i = X, 0
+        pool = functools.partial(F.max_pool2d, kernel_size=2, ceil_mode=True)
         for repeats in model.stages:
-            for _ in range(repeats):
+            for repeat in range(1, repeats + 1):
                 i += 1
-                h = torch.relu(batch_norm(F.conv2d(h, t[f"W{i}"], padding=1), model, i, t, train))
-            h = F.max_pool2d(h, 2, ceil_mode=True)
+                h = F.conv2d(h, t[f"W{i}"], padding=1)
+                if model.pool_first and repeat == repeats:
+                    h = pool(h)
+                h = torch.relu(batch_norm(h, model, i, t, train))
+            if not model.pool_first:
+                h = pool(h)
         for i in range(model.num_convs + 1, model.num_layers):
             h = torch.relu(batch_norm(linear(h, t, i), model, i, t, train))
         return linear(h, t, model.num_layers)
@@ -236,7 +244,9 @@ SHARED = [("logreg", (1, 6, 6), {}),
           # odd maps, which the pools round up: 5 -> 3 -> 2 -> 1
           ("vgg", (1, 5, 5), {"num_filters": (2, 3, 2), "As": (1, 2, 1), "hidden_dims": (4, 3),
                               "dropout": 0.2}),
-          ("vgg", (3, 8, 8), {"num_filters": (4, 6), "As": (2, 1), "hidden_dims": (5,)})]
+          ("vgg", (3, 8, 8), {"num_filters": (4, 6), "As": (2, 1), "hidden_dims": (5,)}),
+          ("vgg", (1, 7, 7), {"num_filters": (3, 4), "As": (2, 1), "hidden_dims": (5,),
+                              "pool_first": True})]
 SHARED_IDS = [f"{name}-{i}" for i, (name, _, _) in enumerate(SHARED)]
 TRAIN_PASSES = 3
 

@@ -87,3 +87,26 @@ def conv_bn_relu_backward(dout, cache):
     da, dgamma, dbeta = layers.spatial_batchnorm_backward(da_norm, bn_cache)
     dx, dw, db = fast_layers.conv_backward_fast(da, conv_cache)
     return dx, dw, db, dgamma, dbeta
+
+
+def conv_pool_bn_relu_forward(x, w, b, gamma, beta, conv_param, pool_param, bn_param):
+    """conv - max pool - spatial batch norm - relu: conv_bn_relu_forward with the pool moved
+    before the norm, which then normalises a quarter of the values. x: (N, C, H, W); w: (F, C,
+    HH, WW); b, gamma, beta: (F,). Returns out: (N, F, H'', W''), the pooled size of the
+    convolution's (H', W'), and the cache."""
+    a, conv_cache = fast_layers.conv_forward_fast(x, w, b, conv_param)
+    pooled, pool_cache = fast_layers.max_pool_forward_fast(a, pool_param)
+    p_norm, bn_cache = layers.spatial_batchnorm_forward(pooled, gamma, beta, bn_param)
+    out, relu_cache = layers.relu_forward(p_norm)
+    return out, (conv_cache, pool_cache, bn_cache, relu_cache)
+
+
+def conv_pool_bn_relu_backward(dout, cache):
+    """dout: (N, F, H'', W''). Returns dx: (N, C, H, W), dw: (F, C, HH, WW), db, dgamma, dbeta:
+    (F,)."""
+    conv_cache, pool_cache, bn_cache, relu_cache = cache
+    dp_norm = layers.relu_backward(dout, relu_cache)
+    dpooled, dgamma, dbeta = layers.spatial_batchnorm_backward(dp_norm, bn_cache)
+    da = fast_layers.max_pool_backward_fast(dpooled, pool_cache)
+    dx, dw, db = fast_layers.conv_backward_fast(da, conv_cache)
+    return dx, dw, db, dgamma, dbeta

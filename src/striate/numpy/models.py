@@ -474,6 +474,8 @@ class VGGNet(Model):
     only the pools shrink the maps (torch's vgg has 3). The pools keep a partial border window
     (Theano's ignore_border=False, torch's ceil_mode=True), so an odd map rounds up (7 -> 4) and
     a 1x1 map stays 1x1: any number of stages works on 28x28 and 32x32 images alike.
+    pool_first: each stage's last convolution is pooled before its batch norm and relu
+    (layer_utils.conv_pool_bn_relu_forward), so that these touch a quarter of the values.
 
     Convolutions and affine layers before a batch norm have no bias (beta is the bias). Weights:
     He normal (relu follows) and the output layer at zero, as the tutorials' output layers; a
@@ -484,7 +486,8 @@ class VGGNet(Model):
 
     def __init__(self, input_dim=(3, 32, 32), num_filters=(64, 64, 128, 256), As=(2, 2, 3, 3),
                  hidden_dims=(64, 64), num_classes=10, dropout_keep_ratio=1.0, weight_scale=None,
-                 reg=0.0, dtype=np.float64, seed=None, rng=None, filter_size=3):
+                 reg=0.0, dtype=np.float64, seed=None, rng=None, filter_size=3,
+                 pool_first=False):
         super().__init__(reg, dtype, weight_source(seed, rng))
         if filter_size < 1 or filter_size % 2 == 0:
             raise StriateError(f"filter_size must be odd (3, 5, ...), so that padding keeps the "
@@ -496,7 +499,7 @@ class VGGNet(Model):
             raise ValueError("num_filters, As and hidden_dims must be positive")
         if not 0 < dropout_keep_ratio <= 1:
             raise ValueError("dropout_keep_ratio is the probability of keeping a unit, in (0, 1]")
-        self.keep, self.dropout_seed = dropout_keep_ratio, seed
+        self.keep, self.dropout_seed, self.pool_first = dropout_keep_ratio, seed, pool_first
         self.conv_param = {"stride": 1, "pad": (filter_size - 1) // 2}
         self.pool_param = {"pool_height": 2, "pool_width": 2, "stride": 2, "ignore_border": False}
         self.stages = As
@@ -535,15 +538,21 @@ class VGGNet(Model):
         p, caches = self.params, []
         index = 0
         for repeats in self.stages:
-            for _ in range(repeats):
+            for repeat in range(1, repeats + 1):
                 index += 1
                 w = p[f"W{index}"]
-                h, cache = layer_utils.conv_bn_relu_forward(
-                    h, w, np.zeros(w.shape[0], self.dtype), p[f"gamma{index}"], p[f"beta{index}"],
-                    self.conv_param, self.bn_params[index - 1])                  # (N, F, H, W)
+                args = (w, np.zeros(w.shape[0], self.dtype), p[f"gamma{index}"],
+                        p[f"beta{index}"], self.conv_param)
+                if self.pool_first and repeat == repeats:
+                    h, cache = layer_utils.conv_pool_bn_relu_forward(
+                        h, *args, self.pool_param, self.bn_params[index - 1])  # (N, F, ~H/2, ~W/2)
+                else:
+                    h, cache = layer_utils.conv_bn_relu_forward(
+                        h, *args, self.bn_params[index - 1])                    # (N, F, H, W)
                 caches.append(cache)
-            h, cache = fast_layers.max_pool_forward_fast(h, self.pool_param)  # (N, F, ~H/2, ~W/2)
-            caches.append(cache)
+            if not self.pool_first:
+                h, cache = fast_layers.max_pool_forward_fast(h, self.pool_param)
+                caches.append(cache)                                  # h: (N, F, ~H/2, ~W/2)
         for index in range(self.num_convs + 1, self.num_layers):
             w = p[f"W{index}"]
             h, cache = layer_utils.affine_bn_relu_forward(
@@ -569,10 +578,14 @@ class VGGNet(Model):
                 layer_utils.affine_bn_relu_backward(dh, cache)
         index = self.num_convs
         for repeats in reversed(self.stages):
-            dh = fast_layers.max_pool_backward_fast(dh, caches.pop())
-            for _ in range(repeats):
+            if not self.pool_first:
+                dh = fast_layers.max_pool_backward_fast(dh, caches.pop())
+            for repeat in range(repeats, 0, -1):
+                backward = (layer_utils.conv_pool_bn_relu_backward
+                            if self.pool_first and repeat == repeats else
+                            layer_utils.conv_bn_relu_backward)
                 dh, grads[f"W{index}"], _, grads[f"gamma{index}"], grads[f"beta{index}"] = \
-                    layer_utils.conv_bn_relu_backward(dh, caches.pop())
+                    backward(dh, caches.pop())
                 index -= 1
         return self.add_penalty(loss, grads)
 
@@ -706,11 +719,13 @@ def fcnet(input_shape, num_classes, hidden_dims=(100, 100), activation="relu", b
 
 @register("vgg")
 def vgg(input_shape, num_classes, num_filters=(64, 64, 128, 256), As=(2, 2, 3, 3),
-        hidden_dims=(64, 64), dropout=0.0, init=None, weight_scale=1e-2, **common):
+        hidden_dims=(64, 64), dropout=0.0, init=None, weight_scale=1e-2, pool_first=False,
+        **common):
     """init None: He, output layer at zero (VGGNet's weight_scale=None, the torch engine's)."""
     model = VGGNet(input_shape, positive_sizes(num_filters, "num_filters"),
                    positive_sizes(As, "As"), positive_sizes(hidden_dims, "hidden_dims"),
-                   num_classes, keep_ratio(dropout), None, **fresh_masks(common))
+                   num_classes, keep_ratio(dropout), None, pool_first=pool_first,
+                   **fresh_masks(common))
     return set_init(model, init, weight_scale)
 
 
