@@ -45,6 +45,12 @@ def test_warmup_is_linear():
         [0.1 / 20, 0.1 * 6 / 20, 0.1 * 11 / 20, 0.1])
 
 
+def test_a_fractional_warmup_ends_within_the_first_epoch():
+    # 0.3 epochs x 10 batches = 3 steps of warm-up: 1/3, 2/3, then the full rate.
+    assert lrs("constant", epochs=(0, 0.1, 0.2, 0.3, 0.9), warmup_epochs=0.3) == pytest.approx(
+        [0.1 / 3, 0.1 * 2 / 3, 0.1, 0.1, 0.1])
+
+
 def test_plateau_halves_until_eta0_over_1024_then_stops():
     schedule = Schedule(ScheduleConfig(schedule="plateau"), 1.0, 100, 10)
     assert schedule.end_epoch(improved=True) is False and schedule.lr(3) == 1.0

@@ -194,7 +194,8 @@ class ScheduleConfig:
     plateau_epochs: int = option(1, "plateau: validated epochs without a new best before lr "
                                     "drops")
     min_lr_ratio: float = option(1 / 1024, "plateau: stop once lr falls below eta0 * this")
-    warmup_epochs: int = option(0, "epochs of linear warm-up before the schedule")
+    warmup_epochs: float = option(0.0, "epochs of linear warm-up before the schedule; a "
+                                       "fraction warms up over part of the first epoch")
 
     def check(self) -> None:
         if not 0 < self.lr_decay <= 1:
