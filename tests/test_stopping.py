@@ -116,3 +116,28 @@ def test_validating_less_often_than_patience_allows_is_refused():
     with pytest.raises(StriateError, match="--validation-frequency 500 is longer than "
                                            "--patience 100"):
         StopConfig(patience=100, validation_frequency=500).check()
+
+
+def test_validation_frequency_zero_validates_the_final_weights_once():
+    learner, state = run_loop([0.2, 0.1], early_stopping="none", validation_frequency=0, epochs=3)
+    assert learner.steps == 12 and learner.validations == [11]
+    assert learner.kept == [12]       # the final weights are the ones kept and tested
+    assert state.best["epoch"] == 3 and state.best["iteration"] == 12
+    assert state.best["valid_error"] == 0.2 and state.best["test_error"] == 0.25
+    assert all(math.isnan(row["valid_error"]) for row in state.history)
+
+
+@pytest.mark.parametrize("settings, message", [
+    ({"stop": {"validation_frequency": 0}}, "use --early-stopping none or validate more often"),
+    ({"stop": {"validation_frequency": 0, "early_stopping": "epochs"}}, "--early-stopping epochs"),
+    ({"stop": {"validation_frequency": 0, "early_stopping": "none"},
+      "schedule": {"schedule": "plateau"}}, "--schedule plateau lowers the rate after validations"),
+    ({"stop": {"validation_frequency": -1}}, "--validation-frequency must be a positive number"),
+])
+def test_validation_frequency_zero_is_refused_where_validations_steer_training(settings,
+                                                                                 message):
+    from striate.config import apply_mapping
+    from striate.errors import StriateError
+    config = apply_mapping(TrainConfig(), settings, "test")
+    with pytest.raises(StriateError, match=message):
+        config.check()

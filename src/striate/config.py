@@ -226,14 +226,20 @@ class StopConfig:
                                                  "large is significant")
     validation_frequency: int | None = option(None, "iterations between validations "
                                                     "(default: min(batches per epoch, "
-                                                    "patience // 2))")
+                                                    "patience // 2)); 0: once, after the "
+                                                    "last epoch, on the final weights")
     stop_epochs: int = option(5, "epochs rule: epochs without improvement before stopping")
 
     def check(self) -> None:
         positive(self.epochs, "--epochs")
         positive(self.patience, "--patience")
         positive(self.stop_epochs, "--stop-epochs")
-        if self.validation_frequency is not None:
+        if self.validation_frequency == 0 and self.early_stopping != "none":
+            raise StriateError(f"--validation-frequency 0 validates only after the last epoch, "
+                               f"and --early-stopping {self.early_stopping} stops by "
+                               "validations during training; use --early-stopping none or "
+                               "validate more often")
+        if self.validation_frequency:
             positive(self.validation_frequency, "--validation-frequency")
             if self.early_stopping == "patience" and self.validation_frequency > self.patience:
                 # The rule would stop before the first validation: no best weights, no figures.
@@ -403,6 +409,10 @@ class TrainConfig:
             raise StriateError(f"--label-smoothing smooths cross-entropy's targets, and --loss "
                                f"{self.optim.loss} has none; drop --label-smoothing or use "
                                "--loss cross-entropy")
+        if self.stop.validation_frequency == 0 and self.schedule.schedule == "plateau":
+            raise StriateError("--schedule plateau lowers the rate after validations, and "
+                               "--validation-frequency 0 validates only after the last epoch; "
+                               "validate more often or choose another schedule")
         if self.run.nproc > 1 and self.run.engine != "torch":
             raise StriateError("--nproc trains data-parallel on the torch engine; drop --nproc "
                                "or use --engine torch")

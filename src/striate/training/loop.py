@@ -115,7 +115,12 @@ class Loop:
     def run(self, on_epoch_end=lambda loop, improved: None) -> LoopState:
         state, learner, stopper = self.state, self.learner, self.stopper
         n_batches = learner.batches_per_epoch
-        frequency = self.config.stop.validation_frequency or stopper.validation_frequency(n_batches)
+        frequency = self.config.stop.validation_frequency
+        if frequency is None:
+            frequency = stopper.validation_frequency(n_batches)
+        # 0: no validation while training; validate_once judges the final weights at the end
+        # (a fixed-length run whose rate anneals to zero needs no other: none is wasted).
+        validates = frequency > 0
         started = time.perf_counter() - state.elapsed
         progress = Progress(self.show_progress, self.config.stop.epochs, n_batches, state.epoch,
                             self.echo)
@@ -132,7 +137,7 @@ class Loop:
                 lr = self.schedule.lr(epoch + batch / n_batches)
                 self.epoch_steps.append((lr, learner.train_step(batch, lr)))
                 progress.step()
-                if (iteration + 1) % frequency == 0:
+                if validates and (iteration + 1) % frequency == 0:
                     valid, validated = learner.evaluate("valid"), True
                     if not math.isfinite(valid.loss):
                         self.diverged(epoch, iteration, "validation loss", valid.loss)
