@@ -76,15 +76,19 @@ def merge(*layers: dict) -> dict:
     return merged
 
 
-# The time-to-accuracy recipes' common ground, and their model: three conv-bn-relu-pool stages,
-# 16 filters filling AVX-512's 16 fp32 lanes.
+# The time-to-accuracy recipes' common ground, and their model. Nesterov momentum at high rates
+# (0.2 to 0.8: the shorter the run, the higher), annealed to zero, and one validation after the
+# last epoch: none is wasted on a run of fixed length. The VGG has three conv-bn-relu stages of
+# 16/32/64 filters (16 fill AVX-512's 16 fp32 lanes; 24 or 32 run at half the speed), each
+# pooled before its norm (pool_first: 1.4x faster steps).
 SPEED = {"data": {"valid_size": 5000},
-         "optim": {"batch_size": 256, "lr": 0.1},
+         "optim": {"optimizer": "nesterov", "batch_size": 256, "lr": 0.2},
          "schedule": {"warmup_epochs": 1},
-         "stop": {"early_stopping": "none"},
+         "stop": {"early_stopping": "none", "validation_frequency": 0},
          "run": {"precision": "auto", "eval_precision": "auto"}}
 SMALL_VGG = {"model": {"model": "vgg", "model_args": {"num_filters": [16, 32, 64],
-                                                      "As": [1, 1, 1], "hidden_dims": [128]}}}
+                                                      "As": [1, 1, 1], "hidden_dims": [128],
+                                                      "pool_first": True}}}
 FLIPS_SMOOTHED = {"augment": {"flip": True, "tta": True, "label_smoothing": 0.1}}
 
 
@@ -174,31 +178,38 @@ RECIPES = {recipe.name: recipe for recipe in [
             "run": {"precision": "auto"}}),
     # Time to accuracy (docs/performance.md): each promises a mean test accuracy over seeds within a
     # wall time from the command's start on this project's 2-core CPU; `make bench` measures it.
-    # All train in bf16 where native, validate in bf16 (the test split stays fp32) on 5,000
-    # images, so that 55,000 train, and warm up for one epoch before the cosine.
+    # All train in bf16 where native, hold out 5,000 images (55,000 train), validate them in
+    # bf16 once at the end (the test split stays fp32), and warm up for one epoch before the
+    # cosine unless said otherwise.
     Recipe("fmnist-91", "time to 91% on Fashion-MNIST: a 3-stage VGG (16/32/64 filters, batch "
-           "norm), 4 epochs", merge(SPEED, SMALL_VGG, {"stop": {"epochs": 4}}),
+           "norm), 2 epochs at lr 0.6, warm-up over 30% of the first",
+           merge(SPEED, SMALL_VGG, {"optim": {"lr": 0.6}, "schedule": {"warmup_epochs": 0.3},
+                                    "stop": {"epochs": 2}}),
            target=Target(0.91, 12)),
     Recipe("fmnist-93", "time to 93% on Fashion-MNIST: the same VGG, flips, label smoothing, "
-           "flip TTA, 10 epochs",
-           merge(SPEED, SMALL_VGG, FLIPS_SMOOTHED, {"stop": {"epochs": 10}}),
+           "flip TTA, 12 epochs",
+           merge(SPEED, SMALL_VGG, FLIPS_SMOOTHED, {"stop": {"epochs": 12}}),
            target=Target(0.93, 60)),
-    # Measured against a 24/48/96 VGG for 16 epochs (92.81%) and shifts of 2 pixels (93.18%) in
-    # the same time: the small VGG trained longer, without shifts, did best (93.62%, seed 0).
-    Recipe("fmnist-94", "time to 94% on Fashion-MNIST: fmnist-93 for 30 epochs",
-           merge(SPEED, SMALL_VGG, FLIPS_SMOOTHED, {"stop": {"epochs": 30}}),
+    # Seed 0, about 170 s each: 40 epochs 93.91%, 38 at lr 0.3 93.89%, 38 with 256 hidden
+    # units 94.05%.
+    Recipe("fmnist-94", "time to 94% on Fashion-MNIST: fmnist-93 with 256 hidden units, "
+           "38 epochs",
+           merge(SPEED, SMALL_VGG, FLIPS_SMOOTHED,
+                 {"model": {"model_args": {**SMALL_VGG["model"]["model_args"],
+                                           "hidden_dims": [256]}},
+                  "stop": {"epochs": 38}}),
            target=Target(0.94, 180)),
-    Recipe("mnist-99", "time to 99% on MNIST: LeNet with 16/48 ReLU filters, 3 epochs",
-           merge(SPEED, {"data": {"dataset": "mnist"},
-                         "model": {"model": "lenet", "model_args": {"nkerns": [16, 48],
-                                                                    "activation": "relu"}},
-                         "stop": {"epochs": 3}}),
+    Recipe("mnist-99", "time to 99% on MNIST: the 3-stage VGG for one epoch at lr 0.8, warm-up "
+           "over its first quarter",
+           merge(SPEED, SMALL_VGG, {"data": {"dataset": "mnist"}, "optim": {"lr": 0.8},
+                                    "schedule": {"warmup_epochs": 0.25},
+                                    "stop": {"epochs": 1}}),
            target=Target(0.99, 8)),
     Recipe("mnist-99.5", "time to 99.5% on MNIST: the 3-stage VGG, shifts of up to 1 pixel, "
-           "label smoothing, 10 epochs",
+           "label smoothing, 11 epochs",
            merge(SPEED, SMALL_VGG, {"data": {"dataset": "mnist"},
                                     "augment": {"translate": 1, "label_smoothing": 0.1},
-                                    "stop": {"epochs": 10}}),
+                                    "stop": {"epochs": 11}}),
            target=Target(0.995, 60)),
     # Both deep recipes train under bf16 autocast where the CPU or GPU has it natively (fp32
     # elsewhere): 1.8x faster on an avx512_bf16 CPU, and their figures were measured that way.
