@@ -58,23 +58,6 @@ def test_standardize_fits_per_channel_statistics_and_keeps_the_published_bits(dt
     assert np.array_equal(ours.apply(images, pixel_max), reference.numpy())
 
 
-@pytest.mark.parametrize("kind", ["none", "scalar-mean", "standardize"])
-@pytest.mark.parametrize("dtype, pixel_max", [(np.uint8, 255.0), (np.uint16, 4095.0)])
-def test_low_depth_pixels_take_the_counted_and_tabulated_path_to_the_same_bits(kind, dtype,
-                                                                               pixel_max):
-    """8- and 16-bit images are fitted from histograms and transformed by table look-up; the
-    same pixels as float32 take the general path (chunked float64 sums, float32 arithmetic on
-    every value). Both must give the same float32 statistics and outputs, bit for bit."""
-    rng = np.random.default_rng(3)
-    images = rng.integers(0, int(pixel_max) + 1, size=(9000, *SHAPE)).astype(dtype)
-    as_floats = images.astype(np.float32)
-    counted, summed = (Preprocess.fit(kind, x, pixel_max) for x in (images, as_floats))
-    assert counted.tensors.keys() == summed.tensors.keys()
-    for name in counted.tensors:
-        assert np.array_equal(counted.tensors[name], summed.tensors[name]), name
-    assert np.array_equal(counted.apply(images, pixel_max), summed.apply(as_floats, pixel_max))
-
-
 def test_none_is_the_scaled_pixels_bit_for_bit():
     images = pixels()
     out = Preprocess.fit("none", images, 16.0).apply(images, 16.0)

@@ -33,12 +33,6 @@ PROJECTIONS = ("pca", "pca-whiten")  # outputs are component scores, not images
 WHITENING = ("pca-whiten", "zca")    # divide by sqrt(eigenvalue + eps)
 CHUNK = 8192          # images per pass: float64 statistics without a float64 copy of the whole set
 CONSTANT_STD = 1e-6   # [0, 1] pixel units; a constant channel or pixel is divided by 1, not by ~0
-PER_CHANNEL = ("none", "scalar-mean", "standardize")  # each output value: f(pixel, its channel)
-
-
-def is_low_depth(images: np.ndarray) -> bool:
-    """8- or 16-bit unsigned pixels: few enough levels to count them or tabulate a transform."""
-    return images.dtype.kind == "u" and images.dtype.itemsize <= 2
 
 
 def tensor_shapes(kind: str, input_shape, components: int | None) -> dict[str, tuple[int, ...]]:
@@ -103,8 +97,6 @@ class Preprocess:
             raise StriateError(f"images of shape {'x'.join(map(str, images.shape[1:]))} do not "
                                f"match the {'x'.join(map(str, self.input_shape))} images the "
                                f"{self.kind} preprocessing was fitted on; resize them to match")
-        if self.kind in PER_CHANNEL and not self.deskew and is_low_depth(images):
-            return self.tabulated(images, pixel_max)
         out = np.empty((len(images), *self.output_shape), np.float32)
         for start in range(0, len(images), CHUNK):
             # These exact float32 steps (true division, then -mean, /std) are the ones the
@@ -114,20 +106,6 @@ class Preprocess:
                 chunk = deskew_images(chunk)
             scaled = chunk.astype(np.float32) / np.float32(pixel_max)
             out[start:start + CHUNK] = self.transform(scaled)
-        return out
-
-    def tabulated(self, images: np.ndarray, pixel_max: float) -> np.ndarray:
-        """apply() by table look-up: where each output is a function of the pixel's value and
-        channel only, the transform of every possible value, computed by the same float32 steps,
-        is gathered by value. Bit-identical to those steps, in one pass instead of four (0.4 s
-        of every MNIST-sized run's start-up)."""
-        channels = self.input_shape[0]
-        levels = np.arange(np.iinfo(images.dtype).max + 1, dtype=np.float32)
-        scaled = np.tile(levels / np.float32(pixel_max), (1, channels, 1, 1))  # (1, C, 1, L)
-        table = self.transform(scaled)[0, :, 0]                                  # (C, L)
-        out = np.empty(images.shape, np.float32)
-        for channel in range(channels):
-            np.take(table[channel], images[:, channel], out=out[:, channel], mode="clip")
         return out
 
     def transform(self, x: np.ndarray) -> np.ndarray:
@@ -271,30 +249,17 @@ def scaled_chunks(images: np.ndarray, pixel_max: float):
 
 
 def moments(images: np.ndarray, pixel_max: float, axes) -> tuple[np.ndarray, np.ndarray]:
-    """(mean, std) over `axes` of the [0, 1] pixels, in float64."""
-    if axes == (0, 2, 3) and is_low_depth(images):
-        total, squares, count = channel_sums(images)
-        total, squares = total / pixel_max, squares / pixel_max ** 2
-    else:
-        total, squares, count = 0.0, 0.0, 0
-        for chunk in scaled_chunks(images, pixel_max):
-            total = total + chunk.sum(axis=axes)
-            squares = squares + (chunk ** 2).sum(axis=axes)
-            count += chunk.size // total.size
+    """(mean, std) over `axes` of the [0, 1] pixels, in float64; the very arithmetic of
+    Standardize.fit, so per-channel statistics agree with it to the last bit."""
+    total, squares, count = 0.0, 0.0, 0
+    for chunk in scaled_chunks(images, pixel_max):
+        total = total + chunk.sum(axis=axes)
+        squares = squares + (chunk ** 2).sum(axis=axes)
+        count += chunk.size // total.size
     mean = total / count
     std = np.sqrt(np.maximum(squares / count - mean ** 2, 0.0))
     std[std < CONSTANT_STD] = 1.0
     return mean, std
-
-
-def channel_sums(images: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
-    """(sum of pixel values (C,), sum of their squares (C,), pixels per channel) of 8- or
-    16-bit images (N, C, H, W), from each channel's histogram: exact, and a tenth of the time of
-    summing float64 copies."""
-    levels = np.arange(np.iinfo(images.dtype).max + 1, dtype=np.float64)
-    counts = np.stack([np.bincount(images[:, channel].ravel(), minlength=levels.size)
-                       for channel in range(images.shape[1])])             # (C, L)
-    return counts @ levels, counts @ levels ** 2, images[:, 0].size
 
 
 def principal_axes(images: np.ndarray, pixel_max: float,
