@@ -1,0 +1,82 @@
+"""The time-to-accuracy VGG's training step: pooling before or after batch norm, and its width.
+
+One bf16 training step (autocast where the CPU has it natively, as the recipes train) of the
+3-stage VGG on 1x28x28 images, batch 256, channels-last, Nesterov SGD and label smoothing as in
+`--recipe fmnist-93`; the variants are timed alternately, --repeat steps each, and reported as
+training images/s (median and spread) with the ratio to the recipes' own model.
+
+    python bench/bench_vgg_speed.py [--repeat N]
+"""
+
+import argparse
+import json
+import statistics
+
+import torch
+import torch.nn.functional as F
+
+from bench_engines import seconds
+from striate.torch.device import resolve_precision
+from striate.torch.models import create_model
+
+SHAPE, CLASSES, BATCH = (1, 28, 28), 10, 256
+RECIPES_MODEL = "16/32/64, pooled first"
+VARIANTS = {RECIPES_MODEL: {"num_filters": [16, 32, 64], "pool_first": True},
+            "16/32/64, pooled after": {"num_filters": [16, 32, 64], "pool_first": False},
+            "24/48/96, pooled first": {"num_filters": [24, 48, 96], "pool_first": True},
+            "32/64/128, pooled first": {"num_filters": [32, 64, 128], "pool_first": True}}
+
+
+def build(options: dict):
+    model = create_model("vgg", SHAPE, CLASSES, As=[1, 1, 1], hidden_dims=[128], **options)
+    model = model.to(memory_format=torch.channels_last)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.2, momentum=0.9, nesterov=True,
+                                weight_decay=5e-4, foreach=True)
+    return model, optimizer
+
+
+def step(model, optimizer, images, labels, dtype) -> None:
+    with torch.autocast("cpu", dtype=dtype, enabled=dtype is not None):
+        loss = F.cross_entropy(model(images).float(), labels, label_smoothing=0.1)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=30, help="timed steps per variant")
+    args = parser.parse_args(argv)
+    torch.manual_seed(0)
+    images = torch.randn(BATCH, *SHAPE).contiguous(memory_format=torch.channels_last)
+    labels = torch.randint(0, CLASSES, (BATCH,))
+    dtype = resolve_precision("auto", torch.device("cpu"))
+    built = {name: build(options) for name, options in VARIANTS.items()}
+    for _ in range(3):  # warm-up: oneDNN's primitives, the allocator
+        for model, optimizer in built.values():
+            step(model, optimizer, images, labels, dtype)
+    times = {name: [] for name in built}
+    for _ in range(args.repeat):  # alternate, so drifting machine load hits all alike
+        for name, (model, optimizer) in built.items():
+            times[name].append(seconds(step, model, optimizer, images, labels, dtype))
+    rates = {name: {"images_per_s": BATCH / statistics.median(t),
+                    "min": BATCH / max(t), "max": BATCH / min(t)} for name, t in times.items()}
+    ours = rates[RECIPES_MODEL]["images_per_s"]
+    for rate in rates.values():
+        rate["ratio_to_recipes_model"] = rate["images_per_s"] / ours
+    return {"precision": str(dtype).replace("torch.", "") if dtype else "float32",
+            "batch": BATCH, "variants": rates}
+
+
+def table(result: dict) -> str:
+    rows = ["| VGG (batch 256, training step) | images/s (median) | spread | ratio |",
+            "|---|---|---|---|"]
+    rows += [f"| {name} | {r['images_per_s']:,.0f} | {r['min']:,.0f}-{r['max']:,.0f} | "
+             f"{r['ratio_to_recipes_model']:.2f}x |" for name, r in result["variants"].items()]
+    return "\n".join(rows) + f"\n\nprecision: {result['precision']}"
+
+
+if __name__ == "__main__":
+    outcome = main()
+    print(json.dumps(outcome, indent=2))
+    print(table(outcome))
