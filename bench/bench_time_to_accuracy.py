@@ -27,7 +27,6 @@ the same fraction of an H100's peak would take, beside the floor that kernel lau
 import argparse
 import csv
 import json
-import math
 import os
 import statistics
 import subprocess
@@ -76,7 +75,7 @@ def finish(process: subprocess.Popen, started: float) -> tuple[str, float]:
 
 
 def run_recipe(flags: list[str], seed: int, threads: int | None) -> dict:
-    """One `striate train` command: its wall time, start-up, test accuracy and curve."""
+    """One `striate train` command: its wall time, start-up, test accuracy and training work."""
     with tempfile.TemporaryDirectory() as out_dir:
         process, started = launch([sys.executable, "-m", "striate", "train", *flags,
                                    "--seed", str(seed), "--out-dir", out_dir, "--name", "run",
@@ -86,15 +85,10 @@ def run_recipe(flags: list[str], seed: int, threads: int | None) -> dict:
         metrics = json.loads((run / "metrics.json").read_text())
         startup = json.loads((run / "run.json").read_text())["started_unix"] - started
         with open(run / "metrics.csv") as rows:
-            history = list(csv.DictReader(rows))
-        # The recipes validate once, after the last epoch: epochs without a validation are
-        # left out of the curve.
-        curve = [(startup + float(row["time_s"]), float(row["valid_accuracy"]))
-                 for row in history if math.isfinite(float(row["valid_accuracy"]))]
-        work = training_work(run, int(history[-1]["iteration"]), float(history[-1]["time_s"]))
+            last = list(csv.DictReader(rows))[-1]
+        work = training_work(run, int(last["iteration"]), float(last["time_s"]))
     return {"seconds": elapsed, "startup_s": startup, "test_accuracy": metrics["test_accuracy"],
-            "epochs": metrics["epochs"], "curve": [*curve, (elapsed, metrics["test_accuracy"])],
-            **work}
+            "epochs": metrics["epochs"], **work}
 
 
 def training_work(run: Path, iterations: int, training_s: float) -> dict:
@@ -153,7 +147,7 @@ def summarize(runs: list[dict], target: Target, peaks: dict) -> dict:
             "test_accuracy": accuracies, "mean_accuracy": mean, "seconds": seconds,
             "seconds_each": [run["seconds"] for run in runs],
             "startup_s": statistics.median(run["startup_s"] for run in runs),
-            "epochs": runs[0]["epochs"], "curve": runs[0]["curve"],
+            "epochs": runs[0]["epochs"],
             "exits": [(run["seconds"], run["test_accuracy"]) for run in runs],
             "met": mean >= target.accuracy and seconds <= target.seconds}
 
