@@ -69,7 +69,7 @@ def test_vgg_pool_first_keeps_the_parameters_and_moves_each_stages_pool():
     options = {"num_filters": [4, 6], "As": [2, 1], "hidden_dims": [8]}
     plain = create_model("vgg", (1, 9, 9), 5, **options)
     pooled = create_model("vgg", (1, 9, 9), 5, pool_first=True, **options)
-    assert pooled.load_state_dict(plain.state_dict()) is not None
+    pooled.load_state_dict(plain.state_dict())   # strict: raises on any name or shape mismatch
     assert [k for k in pooled.state_dict()] == [k for k in plain.state_dict()]
     assert len(layers(pooled, nn.MaxPool2d)) == 2
     x = torch.rand(6, 1, 9, 9)
