@@ -47,5 +47,7 @@ def test_update_rules_are_the_named_ones():
     assert kinds == {"sgd": "SGD", "momentum": "SGD", "nesterov": "SGD",
                      "rmsprop": "RMSprop", "adam": "AdamW"}
     nesterov = build_optimizer(model, OptimConfig(optimizer="nesterov", momentum=0.8))
-    assert nesterov.defaults["nesterov"] and nesterov.defaults["momentum"] == 0.8
-    assert build_optimizer(model, OptimConfig(optimizer="sgd")).defaults["momentum"] == 0.0
+    assert nesterov.nesterov and nesterov.momentum == 0.8
+    momentum = build_optimizer(model, OptimConfig(optimizer="momentum", momentum=0.8))
+    assert not momentum.nesterov and momentum.momentum == 0.8
+    assert build_optimizer(model, OptimConfig(optimizer="sgd")).momentum == 0.0

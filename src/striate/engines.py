@@ -16,7 +16,7 @@ Each engine module (striate.torch.engine, striate.numpy.engine) provides:
         -> (loss(), params, grads): float64 parameters as numpy arrays the check can nudge
     layer_outputs(learner) -> list[LayerOutput]    each activation's output (dead, saturated units)
     first_layer(model) -> (name, weight)           the weights that see the pixels, for plots
-The torch engine also has warm_up(), which starts in the background the imports its first
+The torch engine also has warm_up(config), which starts in the background the imports its
 optimizer needs while the data load, and catches what its layers output with forward hooks
 (`striate plot`'s feature maps: conv_layer_names, check_layers, feature_maps); a checkpoint of
 a model both engines have loads into it whichever engine trained it.

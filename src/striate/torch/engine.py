@@ -19,6 +19,7 @@ from striate.torch.hooks import (activations, check_layers,  # noqa: F401 (engin
                                   conv_layer_names, feature_maps)
 from striate.torch.learner import TorchLearner, log_proba, penalized, penalty
 from striate.torch.losses import data_loss
+from striate.torch.sgd import SGD_FAMILY
 from striate.torch.models import check_model_options, create_model  # noqa: F401 (engine API)
 from striate.training.learner import LayerOutput
 
@@ -27,11 +28,12 @@ def versions() -> dict:
     return {"torch": torch.__version__}
 
 
-def warm_up() -> None:
-    """Start importing, in the background, what the first optimizer needs: torch.optim's
-    wrappers import torch._dynamo on first use, a second of start-up on this project's CPU that
-    a thread hides behind the data loading (which mostly runs outside the GIL: zlib, NumPy)."""
-    if "torch._dynamo" not in sys.modules:
+def warm_up(config: TrainConfig) -> None:
+    """Start importing, in the background, what the configured optimizer needs: torch.optim's
+    optimizers import torch._dynamo when built, a second of start-up on this project's CPU that
+    a thread partly hides behind the data loading (which mostly runs outside the GIL: zlib,
+    NumPy). striate's own SGD family needs no such import."""
+    if config.optim.optimizer not in SGD_FAMILY and "torch._dynamo" not in sys.modules:
         threading.Thread(target=importlib.import_module, args=("torch._dynamo",),
                          name="striate-warm-up", daemon=True).start()
 

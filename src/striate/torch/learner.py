@@ -16,6 +16,7 @@ from striate.torch.augment import BatchAugment
 from striate.torch.data import DeviceSplit
 from striate.torch.device import resolve_precision
 from striate.torch.losses import data_loss
+from striate.torch.sgd import SGD, SGD_FAMILY
 from striate.training.learner import NOT_EVALUATED, Evaluation, Tally
 from striate.training.order import (examples_per_epoch, minibatches_per_epoch,
                                     training_order)
@@ -76,17 +77,16 @@ def constrain_max_norm(units: list[tuple[nn.Parameter, int]], max_norm: float) -
         weight.copy_(torch.renorm(weight, p=2, dim=axis, maxnorm=max_norm))
 
 
-def build_optimizer(model: nn.Module, config: OptimConfig) -> torch.optim.Optimizer:
+def build_optimizer(model: nn.Module, config: OptimConfig) -> torch.optim.Optimizer | SGD:
     weights = penalized(model)
     weight_ids = {id(p) for p in weights}
     groups = [{"params": weights, "weight_decay": config.weight_decay},
               {"params": [p for p in model.parameters() if id(p) not in weight_ids],
                "weight_decay": 0.0}]
     c = config
-    if c.optimizer in ("sgd", "momentum", "nesterov"):
+    if c.optimizer in SGD_FAMILY:   # striate's own: no torch._dynamo import (striate.torch.sgd)
         momentum = 0.0 if c.optimizer == "sgd" else c.momentum
-        return torch.optim.SGD(groups, lr=c.lr, momentum=momentum,
-                               nesterov=c.optimizer == "nesterov", foreach=True)
+        return SGD(groups, lr=c.lr, momentum=momentum, nesterov=c.optimizer == "nesterov")
     if c.optimizer == "adagrad":  # cs231n's: cache += dw**2; w -= lr * dw / (sqrt(cache) + eps)
         return torch.optim.Adagrad(groups, lr=c.lr, eps=c.eps, initial_accumulator_value=0.0,
                                    foreach=True)

@@ -62,7 +62,7 @@ def train(config: TrainConfig, resume: RunDir | None = None, show_progress: bool
     if model is None:
         engine.check_model_options(config.model.model, config.model.model_args)
     if hasattr(engine, "warm_up"):   # the torch engine's imports, behind the data loading
-        engine.warm_up()
+        engine.warm_up(config)
     data = prepare(config.data, config.run.seed, dataset)
     learner = build_learner(config, data.inputs(), data.dataset.num_classes, data.preprocess,
                             model)
