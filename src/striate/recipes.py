@@ -191,13 +191,15 @@ RECIPES = {recipe.name: recipe for recipe in [
            merge(SPEED, SMALL_VGG, FLIPS_SMOOTHED, {"stop": {"epochs": 12}}),
            target=Target(0.93, 60)),
     # Seed 0, about 170 s each: 40 epochs 93.91%, 38 at lr 0.3 93.89%, 38 with 256 hidden
-    # units 94.05%.
-    Recipe("fmnist-94", "time to 94% on Fashion-MNIST: fmnist-93 with 256 hidden units, "
-           "38 epochs",
+    # units 94.05%; with shifts of 1 pixel 94.23% (2 pixels: 93.83%), in 34 epochs 94.33%.
+    # The shifts pay only in long runs: fmnist-93's 12 epochs lose 0.3 points with them.
+    Recipe("fmnist-94", "time to 94% on Fashion-MNIST: fmnist-93 with 256 hidden units and "
+           "shifts of up to 1 pixel, 34 epochs",
            merge(SPEED, SMALL_VGG, FLIPS_SMOOTHED,
                  {"model": {"model_args": {**SMALL_VGG["model"]["model_args"],
                                            "hidden_dims": [256]}},
-                  "stop": {"epochs": 38}}),
+                  "augment": {"translate": 1},
+                  "stop": {"epochs": 34}}),
            target=Target(0.94, 180)),
     Recipe("mnist-99", "time to 99% on MNIST: the 3-stage VGG for one epoch at lr 0.8, warm-up "
            "over its first quarter",
