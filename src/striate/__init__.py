@@ -6,6 +6,8 @@
     trained.evaluate(data)["accuracy"]; trained.predict(images)
     trained = striate.load("runs/<run>")
     striate.check("mlp", data); striate.find_lr("mlp", data).suggestion()
+    striate.search("mlp", "digits", space={"lr": "loguniform(1e-3, 1)"}).best_params
+    striate.cross_validate("mlp", "digits", folds=5).valid_accuracy
     striate.run_knn("digits").best_k                      # cs231n's kNN, k cross-validated
     striate.evaluate_ensemble(["runs/a", "runs/b"])      # the runs' averaged probabilities
     striate.export_model("runs/<run>", "onnx")           # preprocessing in the graph
@@ -21,6 +23,8 @@ from striate.version import __version__
 _PUBLIC = {
     "train": "striate.api", "load": "striate.api", "Trained": "striate.api",
     "check": "striate.api", "find_lr": "striate.api",
+    "search": "striate.api", "cross_validate": "striate.api",
+    "Study": "striate.tune.results", "CrossValidation": "striate.tune.results",
     "load_dataset": "striate.data", "Dataset": "striate.data", "Split": "striate.data",
     "describe_datasets": "striate.data", "describe_models": "striate.registry",
     "TrainConfig": "striate.config", "StriateError": "striate.errors",

@@ -32,6 +32,7 @@ from striate.recipes import recipe_config
 from striate.registry import import_path
 from striate.runs import METRICS_CSV, RunDir
 from striate.training import session
+from striate.tune.results import CrossValidation, Study
 
 AUTO = "auto"   # run_dir: <out_dir>/<name> as the CLI names it
 Callback = Callable[[dict], "bool | None"]
@@ -122,7 +123,7 @@ def train(model=None, data: Dataset | str | None = None, *,
     config, dataset = configure(model, data, recipe, options)
     on_epoch = callbacks_stop(callbacks)
     outcome = session.train(config, show_progress=config.run.shows_progress(),
-                            echo=print if config.run.progress != "off" else lambda text: None,
+                            echo=echo_of(config),
                             on_epoch=on_epoch, dataset=dataset, model=own_model(model),
                             write=run_dir is not None)
     data_used = outcome.data
@@ -152,6 +153,73 @@ def find_lr(model=None, data: Dataset | str | None = None, *, start_lr: float = 
     result, _ = sweep(config, learning_rates(start_lr, end_lr, steps),
                       config.run.shows_progress(), dataset)
     return result
+
+
+def search(model=None, data: Dataset | str | None = None, *, space: dict,
+         strategy: str = "tpe", n_trials: int | None = None, timeout_s: float | None = None,
+         grid_points: int = 4, pruner: str = "median", study: str | None = None,
+         storage: str | None = None, recipe: str | None = None, **options) -> Study:
+    """`striate tune`'s hyper-parameter search: each trial a training run (k of them with
+    folds=k) in <out_dir>/tune-<study>/, the study in `storage` (default
+    sqlite:///<out_dir>/tune.db), which other processes may work on at the same time; calling
+    it again continues the study. Returns every trial so far and the best.
+
+    space: {option: spec}, an option of striate.train's (or "model_args.KEY") and its spec a
+    list of values or text as `--param`'s: "loguniform(1e-4, 1e-1)", "uniform(0, 0.5)",
+    "int(1, 4)", "logint(16, 256)", "choice(a, b)". strategy: grid, random or tpe (Optuna's
+    Bayesian sampler). n_trials: trials to train in this call (default: the rest of the grid,
+    20 for random and tpe); timeout_s: start none after this long. grid_points: values per
+    range on a grid. pruner: median (stop a trial worse than the median of earlier ones at the
+    same epoch) or none. model, data, recipe and options: as striate.train's, except that the
+    model is a name and the data are files (each trial loads them again).
+    """
+    from striate.tune.search import run_study
+    from striate.tune.space import parse_specs
+
+    for name, why in (("name", "names each trial's run itself (trial-0003); use study="),
+                      ("fold", "trains every fold of folds= in each trial")):
+        if name in options:
+            raise StriateError(f"striate.search {why}; drop {name}=")
+    config = config_for_many_runs(model, data, recipe, options, "striate.search")
+    return run_study(config, parse_specs(space), strategy, grid_points, pruner, study, storage,
+                     n_trials=n_trials, timeout_s=timeout_s,
+                     progress=config.run.shows_progress(), echo=echo_of(config))
+
+
+def cross_validate(model=None, data: Dataset | str | None = None, *, folds: int = 5,
+                   recipe: str | None = None, **options) -> CrossValidation:
+    """`striate cv`'s k-fold cross-validation: the labelled non-test examples dealt into
+    `folds` stratified folds (by seed), one run per fold in <out_dir>/cv-<name>/ validating on
+    it; returns each fold's figures and the mean ± std validation accuracy. The arguments as
+    striate.train's, except that the model is a name and the data are files."""
+    from striate.tune.cv import cross_validate as train_every_fold
+
+    if "fold" in options:
+        raise StriateError("striate.cross_validate trains every fold; drop fold=")
+    config = config_for_many_runs(model, data, recipe, {**options, "folds": folds},
+                                  "striate.cross_validate")
+    return train_every_fold(config, config.run.shows_progress(), echo=echo_of(config))
+
+
+def config_for_many_runs(model, data, recipe: str | None, options: dict,
+                         what: str) -> TrainConfig:
+    """The resolved config of striate.train's arguments, for a function that trains each of
+    its runs from the config alone, in this process: a model by name, data from files."""
+    if own_model(model) is not None:
+        raise StriateError(f"{what} builds each run's model from its name; give a model name "
+                           f"(see `striate models`), not a {type(model).__name__}")
+    config, _ = configure(model, data, recipe, options)
+    if config.data.dataset not in dataset_names():
+        raise StriateError(f"{what} loads the data again for each run, but {config.data.dataset}"
+                           " is arrays in memory; save them with np.savez(FILE, x_train=..., "
+                           "y_train=..., x_test=..., y_test=...) and give "
+                           "data=striate.load_dataset('npz', FILE)")
+    return config
+
+
+def echo_of(config: TrainConfig):
+    """Where a function's report lines go: printed, unless progress='off'."""
+    return print if config.run.progress != "off" else (lambda text: None)
 
 
 def configure(model, data, recipe: str | None,

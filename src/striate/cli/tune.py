@@ -1,13 +1,10 @@
 """`striate tune` (hyper-parameter search) and `striate cv` (k-fold cross-validation)."""
 
 import argparse
-import re
-from pathlib import Path
 
 from striate.cli.flags import (add_config_flags, add_settings_sources, config_from_args,
                                stop_on_sigterm)
 from striate.errors import StriateError
-from striate.files import make_directory
 
 
 def at_least(minimum: int):
@@ -71,9 +68,8 @@ def add_search_flags(parser) -> None:
 
 
 def cmd_tune(args) -> None:
-    from striate.engines import get_engine
-    from striate.tune.search import open_tuning, search, summarize
-    from striate.tune.space import check_space, parse_space
+    from striate.tune.search import run_study
+    from striate.tune.space import parse_space
 
     config, given = config_from_args(args)
     for flag, why in (("name", "names each trial's run itself (trial-0003); use --study"),
@@ -81,19 +77,10 @@ def cmd_tune(args) -> None:
         if flag in given:
             raise StriateError(f"striate tune {why}; drop --{flag}")
     space = parse_space(args.space, args.param)
-    check_space(config, space, get_engine(config.run.engine).check_model_options)
-    study = args.study or f"{config.model.model}-{config.data.dataset}"
-    if not re.fullmatch(r"[A-Za-z0-9][\w.-]*", study):
-        raise StriateError(f"--study must be a plain name (letters, digits, . _ -), got {study!r}")
-    storage = args.storage or f"sqlite:///{Path(config.run.out_dir) / 'tune.db'}"
-    if not args.storage:
-        make_directory(Path(config.run.out_dir), "pass a writable --out-dir")
-    tuning = open_tuning(config, space, args.strategy, args.grid_points, args.pruner, study,
-                         storage, args.heartbeat)
     stop_on_sigterm()
-    search(tuning, args.n_trials, args.timeout, config.run.seed,
-           config.run.shows_progress(), echo=lambda text: print(text, flush=True))
-    summarize(tuning)
+    run_study(config, space, args.strategy, args.grid_points, args.pruner, args.study,
+              args.storage, args.heartbeat, args.n_trials, args.timeout,
+              config.run.shows_progress(), echo=lambda text: print(text, flush=True))
 
 
 def cmd_cv(args) -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 from striate.config import TrainConfig
 from striate.errors import StriateError
 from striate.runs import RunDir
-from striate.tune.results import mean_and_std, write_csv, write_study_json
+from striate.tune.results import CrossValidation, mean_and_std, write_csv, write_study_json
 
 CV_CSV = "cv.csv"
 CV_COLUMNS = ["fold", "valid_error", "valid_accuracy", "train_accuracy", "best_epoch", "run"]
@@ -45,10 +45,11 @@ def train_folds(config: TrainConfig, directory: Path, progress: bool = False,
         yield fold, outcome.run, outcome.metrics
 
 
-def cross_validate(config: TrainConfig, progress: bool, echo=print) -> Path:
-    """`striate cv`: train every fold into <out-dir>/cv-<name>/, writing cv.csv and study.json
-    after each fold, and echo each fold's and the mean ± std validation accuracy. config:
-    resolved."""
+def cross_validate(config: TrainConfig, progress: bool = False,
+                   echo=print) -> CrossValidation:
+    """`striate cv` and striate.cross_validate: train every fold into <out-dir>/cv-<name>/,
+    writing cv.csv and study.json after each fold, and echo each fold's and the mean ± std
+    validation accuracy. config: resolved."""
     if not config.data.folds:
         raise StriateError("striate cv needs --folds K (2 or more): the number of folds")
     if config.data.fold != 1:
@@ -81,7 +82,7 @@ def cross_validate(config: TrainConfig, progress: bool, echo=print) -> Path:
     echo(f"validation accuracy {1 - mean:.2%} ± {std:.2%} (mean ± std over "
          f"{config.data.folds} folds; error {mean:.2%})")
     echo(f"results in {directory}: {CV_CSV}, study.json, fold-1 ... fold-{config.data.folds}")
-    return directory
+    return CrossValidation(directory, rows, 1 - mean, std)
 
 
 def write_cv_results(directory: Path, config: TrainConfig, rows: list[dict],

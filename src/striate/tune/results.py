@@ -12,12 +12,38 @@ import io
 import json
 import math
 import statistics
+from dataclasses import dataclass
 from pathlib import Path
 
 from striate.files import atomic_write_text
 
 STUDY_JSON, TRIALS_CSV = "study.json", "trials.csv"
 TRIAL_COLUMNS = ("trial", "state", "train_error", "valid_error", "valid_error_std", "duration_s", "run")
+
+
+@dataclass(frozen=True)
+class Study:
+    """What striate.search returns (`striate tune` prints it): every trial so far, this worker's
+    and the others', and the best finished one."""
+    directory: Path           # <out_dir>/tune-<study>: trials.csv, study.json, best.yaml
+    trials: list[dict]        # trials.csv's rows: trial, state, errors, duration, run, params
+    best: dict | None         # the best finished trial's record (trial, params, valid_error,
+                              # fold_valid_errors, train_error, runs, duration_s); None if none
+
+    @property
+    def best_params(self) -> dict:
+        """The best trial's values of the searched options ({} while none has finished)."""
+        return dict(self.best["params"]) if self.best else {}
+
+
+@dataclass(frozen=True)
+class CrossValidation:
+    """What striate.cross_validate returns (`striate cv` prints it)."""
+    directory: Path           # <out_dir>/cv-<name>: cv.csv, study.json, fold-1 ... fold-k
+    folds: list[dict]         # cv.csv's rows: fold, valid_error, valid_accuracy,
+                              # train_accuracy, best_epoch, run
+    valid_accuracy: float     # the mean over the folds
+    valid_accuracy_std: float  # their sample standard deviation (ddof=1)
 
 
 def mean_and_std(errors: list[float]) -> tuple[float, float]:

@@ -21,6 +21,7 @@ without one for STALE_BEATS heartbeats marks it FAIL and puts its point back in 
 import contextlib
 import copy
 import fcntl
+import re
 import threading
 import time
 import warnings
@@ -29,11 +30,12 @@ from pathlib import Path
 
 from striate.config import TrainConfig, to_yaml
 from striate.errors import StriateError
-from striate.files import atomic_write_text
+from striate.files import atomic_write_text, make_directory
 from striate.tune.cv import train_folds
-from striate.tune.results import (TRIAL_COLUMNS, TRIALS_CSV, best_record, brief, mean_and_std,
-                                  table, trial_rows, write_csv, write_study_json)
-from striate.tune.space import Param, apply_params, decode, describe_space, encode, grid_points
+from striate.tune.results import (TRIAL_COLUMNS, TRIALS_CSV, Study, best_record, brief,
+                                  mean_and_std, table, trial_rows, write_csv, write_study_json)
+from striate.tune.space import (Param, apply_params, check_space, decode, describe_space, encode,
+                                grid_points)
 
 STRATEGIES = ("grid", "random", "tpe")
 PRUNERS = ("median", "none")
@@ -448,7 +450,7 @@ def describe_trial(tuning: Tuning, number: int) -> str:
             f"{frozen.duration.total_seconds():.1f} s ({values})")
 
 
-def summarize(tuning: Tuning, echo=print) -> None:
+def summarize(tuning: Tuning, echo=print) -> Study:
     fail_stale_trials(tuning)
     rows, best = write_outputs(tuning)
     echo(table(rows, [*TRIAL_COLUMNS, *tuning.space]))
@@ -461,6 +463,48 @@ def summarize(tuning: Tuning, echo=print) -> None:
              f"{tuning.directory / BEST_YAML}`")
     echo(f"study {tuning.study.study_name} in {tuning.storage_url}; files in {tuning.directory}: "
          f"trials.csv, study.json{', best.yaml' if best else ''}, trial-*/")
+    return Study(tuning.directory, rows, best)
+
+
+def check_search(strategy: str, pruner: str, grid_points: int, n_trials: int | None,
+                 timeout_s: float | None) -> None:
+    """The search settings, refused in one line (the CLI's flags check the same)."""
+    if strategy not in STRATEGIES:
+        raise StriateError(f"strategy must be one of {', '.join(STRATEGIES)}, got {strategy!r}")
+    if pruner not in PRUNERS:
+        raise StriateError(f"pruner must be one of {', '.join(PRUNERS)}, got {pruner!r}")
+    for name, value, least in (("grid_points", grid_points, 2), ("n_trials", n_trials, 1)):
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool)
+                                  or value < least):
+            raise StriateError(f"{name} must be a whole number of at least {least}, "
+                               f"got {value!r}")
+    if timeout_s is not None and not (isinstance(timeout_s, (int, float))
+                                      and not isinstance(timeout_s, bool) and timeout_s > 0):
+        raise StriateError(f"timeout_s must be a positive number of seconds, got {timeout_s!r}")
+
+
+def run_study(config: TrainConfig, space: dict[str, Param], strategy: str = "tpe",
+              grid_points: int = 4, pruner: str = "median", study: str | None = None,
+              storage: str | None = None, heartbeat_s: int = HEARTBEAT_S,
+              n_trials: int | None = None, timeout_s: float | None = None,
+              progress: bool = False, echo=print) -> Study:
+    """`striate tune` and striate.search: search `space` around the resolved `config`, in study
+    `study` (default MODEL-DATASET) of `storage` (default sqlite:///OUT_DIR/tune.db, which
+    other workers may share), and summarise every trial so far."""
+    from striate.engines import get_engine
+
+    check_search(strategy, pruner, grid_points, n_trials, timeout_s)
+    check_space(config, space, get_engine(config.run.engine).check_model_options)
+    study = study or f"{config.model.model}-{config.data.dataset}"
+    if not re.fullmatch(r"[A-Za-z0-9][\w.-]*", study):
+        raise StriateError(f"--study must be a plain name (letters, digits, . _ -), got {study!r}")
+    if storage is None:
+        make_directory(Path(config.run.out_dir), "pass a writable --out-dir")
+        storage = f"sqlite:///{Path(config.run.out_dir) / 'tune.db'}"
+    tuning = open_tuning(config, space, strategy, grid_points, pruner, study, storage,
+                         heartbeat_s)
+    search(tuning, n_trials, timeout_s, config.run.seed, progress, echo)
+    return summarize(tuning, echo)
 
 
 def open_tuning(base: TrainConfig, space: dict[str, Param], strategy: str, points: int,

@@ -193,6 +193,14 @@ def parse_space(space_file: str | None, params: list[str]) -> dict[str, Param]:
     if not specs:
         raise StriateError("nothing to search: give --param NAME=SPEC (e.g. "
                            "--param 'lr=loguniform(1e-4,1e-1)') or --space FILE.yaml")
+    return parse_specs(specs)
+
+
+def parse_specs(specs: dict) -> dict[str, Param]:
+    """{option: spec} (a list of values, or text as --param's) -> {option: Param}."""
+    if not isinstance(specs, dict) or not specs:
+        raise StriateError("nothing to search: give a space of {option: spec}, e.g. "
+                           "{'lr': 'loguniform(1e-4, 1e-1)', 'optimizer': ['sgd', 'adam']}")
     return {name: parse_param(str(name), spec) for name, spec in specs.items()}
 
 
