@@ -181,10 +181,16 @@ RECIPES = {recipe.name: recipe for recipe in [
     # All train in bf16 where native, hold out 5,000 images (55,000 train), validate them in
     # bf16 once at the end (the test split stays fp32), and warm up for one epoch before the
     # cosine unless said otherwise.
-    Recipe("fmnist-91", "time to 91% on Fashion-MNIST: a 3-stage VGG (16/32/64 filters, batch "
+    # The last stage at 32 filters, not 64: a quarter of the training time for 0.3 points
+    # (seeds 0-2: 91.45/91.51/91.47% -> 91.05/91.20/91.26%), which the 12-s row needs on the
+    # slower days of this VM.
+    Recipe("fmnist-91", "time to 91% on Fashion-MNIST: a 3-stage VGG (16/32/32 filters, batch "
            "norm), 2 epochs at lr 0.6, warm-up over 30% of the first",
-           merge(SPEED, SMALL_VGG, {"optim": {"lr": 0.6}, "schedule": {"warmup_epochs": 0.3},
-                                    "stop": {"epochs": 2}}),
+           merge(SPEED, SMALL_VGG,
+                 {"model": {"model_args": {**SMALL_VGG["model"]["model_args"],
+                                           "num_filters": [16, 32, 32]}},
+                  "optim": {"lr": 0.6}, "schedule": {"warmup_epochs": 0.3},
+                  "stop": {"epochs": 2}}),
            target=Target(0.91, 12)),
     Recipe("fmnist-93", "time to 93% on Fashion-MNIST: the same VGG, flips, label smoothing, "
            "flip TTA, 12 epochs",
