@@ -1,9 +1,10 @@
 """SGD, momentum and Nesterov momentum, written out with foreach operations.
 
 The same arithmetic as torch.optim.SGD with dampening 0, step for step (a test checks it to the
-bit), for a reason of start-up time only: constructing any torch.optim optimizer imports
-torch._dynamo, about a second on this project's 2-core CPU, which the one-epoch recipes cannot
-hide. The interface is the part of torch.optim's that striate and GradScaler use: param_groups
+bit), for a reason of time only: constructing any torch.optim optimizer imports torch._dynamo,
+about a second of CPU on this project's 2-core machine that a background import hid only in part
+(striate's own takes 0.5 s off a run's start-up), and torch.optim's step runs wrappers of its
+own on every step (docs/performance.md, Start-up). The interface is the part of torch.optim's that striate and GradScaler use: param_groups
 (each with its "params", "lr" and "weight_decay"), zero_grad, step, state_dict and
 load_state_dict.
 """
