@@ -156,9 +156,9 @@ def find_lr(model=None, data: Dataset | str | None = None, *, start_lr: float = 
 
 
 def search(model=None, data: Dataset | str | None = None, *, space: dict,
-         strategy: str = "tpe", n_trials: int | None = None, timeout_s: float | None = None,
-         grid_points: int = 4, pruner: str = "median", study: str | None = None,
-         storage: str | None = None, recipe: str | None = None, **options) -> Study:
+           strategy: str = "tpe", n_trials: int | None = None, timeout_s: float | None = None,
+           grid_points: int = 4, pruner: str = "median", study: str | None = None,
+           storage: str | None = None, recipe: str | None = None, **options) -> Study:
     """`striate tune`'s hyper-parameter search: each trial a training run (k of them with
     folds=k) in <out_dir>/tune-<study>/, the study in `storage` (default
     sqlite:///<out_dir>/tune.db), which other processes may work on at the same time; calling

@@ -15,7 +15,7 @@ QUICK = {"epochs": 1, "progress": "off"}
 
 def test_search_returns_every_trial_and_the_best_as_its_files_say(tmp_path):
     study = striate.search("logreg", "digits", space={"lr": [0.001, 0.3], "optimizer": ["sgd"]},
-                         strategy="grid", out_dir=tmp_path, **QUICK)
+                           strategy="grid", out_dir=tmp_path, **QUICK)
     assert isinstance(study, striate.Study)
     assert study.directory == tmp_path / "tune-logreg-digits"
     saved = json.loads((study.directory / "study.json").read_text())
@@ -32,9 +32,9 @@ def test_search_returns_every_trial_and_the_best_as_its_files_say(tmp_path):
 def test_calling_search_again_continues_the_study(tmp_path):
     space = {"lr": "loguniform(0.01, 0.1)"}
     first = striate.search("logreg", "digits", space=space, strategy="random", n_trials=1,
-                         out_dir=tmp_path, **QUICK)
+                           out_dir=tmp_path, **QUICK)
     again = striate.search("logreg", "digits", space=space, strategy="random", n_trials=1,
-                         out_dir=tmp_path, **QUICK)
+                           out_dir=tmp_path, **QUICK)
     assert [t["trial"] for t in first.trials] == [0]
     assert [t["trial"] for t in again.trials] == [0, 1]
     assert 0.01 <= again.best_params["lr"] <= 0.1
