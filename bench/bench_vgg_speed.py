@@ -16,7 +16,9 @@ import torch
 import torch.nn.functional as F
 
 from bench_engines import seconds
+from striate.config import OptimConfig
 from striate.torch.device import resolve_precision
+from striate.torch.learner import build_optimizer
 from striate.torch.models import create_model
 
 SHAPE, CLASSES, BATCH = (1, 28, 28), 10, 256
@@ -30,9 +32,8 @@ VARIANTS = {RECIPES_MODEL: {"num_filters": [16, 32, 64], "pool_first": True},
 def build(options: dict):
     model = create_model("vgg", SHAPE, CLASSES, As=[1, 1, 1], hidden_dims=[128], **options)
     model = model.to(memory_format=torch.channels_last)
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.2, momentum=0.9, nesterov=True,
-                                weight_decay=5e-4, foreach=True)
-    return model, optimizer
+    # the recipes' update rule, built as the torch learner builds it (striate.torch.sgd)
+    return model, build_optimizer(model, OptimConfig(optimizer="nesterov", lr=0.2))
 
 
 def step(model, optimizer, images, labels, dtype) -> None:

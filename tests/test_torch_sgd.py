@@ -14,10 +14,12 @@ RULES = {"sgd": {"momentum": 0.0, "nesterov": False},
          "nesterov": {"momentum": 0.9, "nesterov": True}}
 
 
+SHAPES = [(4, 3), (5, 2, 3), (4,), (5,)]   # two weights, then two biases
+
+
 def two_groups(seed: int) -> list[torch.nn.Parameter]:
     generator = torch.Generator().manual_seed(seed)
-    return [torch.nn.Parameter(torch.randn(shape, generator=generator))
-            for shape in [(4, 3), (5, 2, 3), (4,), (5,)]]
+    return [torch.nn.Parameter(torch.randn(shape, generator=generator)) for shape in SHAPES]
 
 
 def groups_of(params, decay: float) -> list[dict]:
@@ -30,9 +32,8 @@ def gradients(steps: int) -> list[list[torch.Tensor | None]]:
     """Per step, a gradient per parameter; the third parameter has none on the first step (a
     layer unused at first): its velocity must start from its own first gradient."""
     generator = torch.Generator().manual_seed(1)
-    shapes = [(4, 3), (5, 2, 3), (4,), (5,)]
     return [[None if (step == 0 and i == 2) else torch.randn(shape, generator=generator)
-             for i, shape in enumerate(shapes)] for step in range(steps)]
+             for i, shape in enumerate(SHAPES)] for step in range(steps)]
 
 
 def train(optimizer, params, grads, lrs) -> None:

@@ -2,11 +2,11 @@
 
 The same arithmetic as torch.optim.SGD with dampening 0, step for step (a test checks it to the
 bit), for a reason of time only: constructing any torch.optim optimizer imports torch._dynamo,
-about a second of CPU on this project's 2-core machine that a background import hid only in part
-(striate's own takes 0.5 s off a run's start-up), and torch.optim's step runs wrappers of its
-own on every step (docs/performance.md, Start-up). The interface is the part of torch.optim's that striate and GradScaler use: param_groups
-(each with its "params", "lr" and "weight_decay"), zero_grad, step, state_dict and
-load_state_dict.
+about a second of CPU on this project's 2-core machine that a background import hid only in
+part (striate's own takes 0.5 s off a run's start-up), and torch.optim's step runs wrappers of
+its own on every step (docs/performance.md, Start-up). The interface is the part of
+torch.optim's that striate and GradScaler use: param_groups (each with its "params", "lr" and
+"weight_decay"), zero_grad, step, state_dict and load_state_dict.
 """
 
 import torch
@@ -80,7 +80,7 @@ class SGD:
                 "lr": [group["lr"] for group in self.param_groups]}
 
     def load_state_dict(self, state: dict) -> None:
-        """ValueError for a state of other parameters (names or shapes): a resumed run would
+        """ValueError for a state of other parameters (indices or shapes): a resumed run would
         otherwise fail at its first step, or quietly train with a foreign velocity."""
         params = self.parameters()
         velocity = {int(i): v for i, v in state["velocity"].items()}
