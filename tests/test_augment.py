@@ -1,7 +1,9 @@
-"""Batch augmentation: random crops, shifts and flips, label smoothing and test-time augmentation.
+"""Batch augmentation: random rotations, zooms, crops, shifts and flips, label smoothing and
+test-time augmentation.
 
-The crop and shift are checked against a per-image reference (F.pad, then slicing); the runs
-against themselves (the same seed gives the same numbers) and against `striate evaluate`.
+The crop and shift are checked against a per-image reference (F.pad, then slicing); rotations and
+zooms by the moments of the shapes they move; the runs against themselves (the same seed gives the
+same numbers) and against `striate evaluate`.
 """
 
 import itertools
@@ -15,7 +17,7 @@ from PIL import Image
 
 from striate.config import AugmentConfig
 from striate.inference import evaluate
-from striate.torch.augment import BatchAugment, random_flip, random_shift
+from striate.torch.augment import BatchAugment, random_affine, random_flip, random_shift
 
 QUICK = ("--dataset", "digits", "--model", "mlp", "--model-arg", "hidden=32", "--epochs", "3",
          "--progress", "off")
@@ -83,17 +85,79 @@ def test_random_flip_mirrors_about_half_of_the_images():
     assert 0.45 < mirrored.float().mean().item() < 0.55
 
 
+def bar_and_disc(n, size=29):
+    """n copies of (a) a thin horizontal bar through the centre and (b) a centred disc of radius
+    6, bright (1) on a dark background (-0.5), as standardized MNIST's digits are."""
+    coords = torch.arange(size) - size // 2
+    rows, cols = coords[:, None].float(), coords[None, :].float()
+    bar = torch.where((rows.abs() <= 1) & (cols.abs() <= 10), 1.0, -0.5)
+    disc = torch.where(rows ** 2 + cols ** 2 <= 36, 1.0, -0.5)
+    return bar.expand(n, 1, size, size).clone(), disc.expand(n, 1, size, size).clone()
+
+
+def orientation_degrees(images):
+    """The angle of each image's principal axis, from the second moments of its bright pixels,
+    counter-clockwise as seen with row 0 at the top."""
+    weights = (images[:, 0] + 0.5).clamp(min=0)                          # (N, H, W)
+    size = images.shape[-1]
+    coords = torch.arange(size, dtype=torch.float32) - size // 2
+    y, x = -coords[:, None], coords[None, :]                  # y up, as angles are measured
+    total = weights.sum((1, 2))
+    mxx, myy = (weights * x * x).sum((1, 2)) / total, (weights * y * y).sum((1, 2)) / total
+    mxy = (weights * x * y).sum((1, 2)) / total
+    return torch.rad2deg(0.5 * torch.atan2(2 * mxy, mxx - myy))
+
+
+def test_random_affine_rotates_by_up_to_the_angle_both_ways():
+    bars, _ = bar_and_disc(400)
+    rotated = random_affine(bars, 20, 0, torch.Generator().manual_seed(0))
+    angles = orientation_degrees(rotated)
+    assert orientation_degrees(bars).abs().max() < 1e-3
+    assert angles.abs().max() < 20.5                       # never past the limit
+    assert angles.min() < -17 and angles.max() > 17        # and close to it, both ways
+    assert angles.std() > 9                                # spread, not piled at 0
+    # Rotation alone keeps the bar's bright mass (up to the bilinear blur's rounding).
+    mass = (rotated + 0.5).sum((1, 2, 3)) / (bars + 0.5).sum((1, 2, 3))
+    assert ((mass - 1).abs() < 0.03).all()
+
+
+def test_random_affine_zooms_by_up_to_the_factor_both_ways():
+    _, discs = bar_and_disc(400)
+    zoomed = random_affine(discs, 0, 0.2, torch.Generator().manual_seed(1))
+    # The disc's area grows with the square of the zoom factor.
+    factor = ((zoomed + 0.5).sum((1, 2, 3)) / (discs + 0.5).sum((1, 2, 3))).sqrt()
+    assert factor.min() > 0.78 and factor.max() < 1.22
+    assert factor.min() < 0.84 and factor.max() > 1.16
+    weights = (zoomed[:, 0] + 0.5).clamp(min=0)                          # (N, H, W)
+    centre = torch.arange(29.0) - 14
+    rows = (weights.sum(2) * centre).sum(1) / weights.sum((1, 2))
+    cols = (weights.sum(1) * centre).sum(1) / weights.sum((1, 2))
+    assert rows.abs().max() < 0.1 and cols.abs().max() < 0.1     # about the centre
+
+
+def test_random_affine_fills_with_the_border_not_zeros():
+    bars, _ = bar_and_disc(50)
+    out = random_affine(bars, 45, 0.3, torch.Generator().manual_seed(2))
+    # Corners rotated in from outside the image repeat the dark border, not a grey 0.
+    corners = out[:, 0, [0, 0, -1, -1], [0, -1, 0, -1]]
+    assert torch.allclose(corners, torch.tensor(-0.5))
+    assert out.min() >= -0.5 - 1e-6 and out.max() <= 1 + 1e-6
+    identity = random_affine(bars, 0, 0, torch.Generator())
+    assert torch.allclose(identity, bars, atol=1e-5)
+
+
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 def test_augmentation_keeps_shape_and_dtype_and_leaves_the_input_alone(dtype):
     images = torch.rand(16, 3, 8, 8, dtype=dtype)
     original = images.clone()
-    out = augment(AugmentConfig(crop_padding=2, translate=1, flip=True), images)
+    out = augment(AugmentConfig(crop_padding=2, translate=1, rotate=10, scale=0.1, flip=True),
+                  images)
     assert out.shape == images.shape and out.dtype == dtype
     assert torch.equal(images, original) and not torch.equal(out, images)
 
 
 def test_the_perturbations_follow_seed_and_epoch_not_the_global_rng():
-    config = AugmentConfig(crop_padding=2, translate=1, flip=True)
+    config = AugmentConfig(crop_padding=2, translate=1, rotate=10, scale=0.1, flip=True)
     images = torch.rand(32, 3, 8, 8)
     rng = torch.get_rng_state()
     first = augment(config, images, seed=5, epoch=3)
@@ -123,7 +187,8 @@ def test_augmented_training_is_repeatable(tmp_path, plain_run):
 
 
 def test_augmented_resume_equals_uninterrupted(cli, tmp_path):
-    args = (*QUICK, "--crop-padding", "1", "--translate", "1", "--epochs", "4")
+    args = (*QUICK, "--crop-padding", "1", "--translate", "1", "--rotate", "10", "--scale", "0.1",
+            "--epochs", "4")
     whole = train_run(*args, "--out-dir", tmp_path / "a", "--name", "run")
 
     with interrupted_after_epochs(2):
@@ -160,6 +225,9 @@ def test_crop_padding_must_be_smaller_than_the_image(cli, tmp_path):
     (("--translate", "-1"), "--translate must be >= 0 pixels"),
     (("--crop-padding", "-2"), "--crop-padding must be >= 0 pixels"),
     (("--label-smoothing", "1"), "--label-smoothing must be in [0, 1)"),
+    (("--rotate", "-5"), "--rotate must be in [0, 180] degrees"),
+    (("--rotate", "200"), "--rotate must be in [0, 180] degrees"),
+    (("--scale", "1"), "--scale must be in [0, 1)"),
 ])
 def test_bad_augmentation_gets_one_line_exit_2(cli, tmp_path, args, message):
     result = cli("train", "--out-dir", tmp_path, *QUICK, *args)
@@ -170,6 +238,7 @@ def test_bad_augmentation_gets_one_line_exit_2(cli, tmp_path, args, message):
 @pytest.mark.parametrize("args, flag", [
     (("--translate", "1"), "--translate"),
     (("--crop-padding", "1"), "--crop-padding"),
+    (("--rotate", "10"), "--rotate"),
     (("--label-smoothing", "0.1"), "--label-smoothing"),
     (("--precision", "bf16"), "--precision"),
     (("--no-channels-last",), "--channels-last"),

@@ -261,6 +261,10 @@ class AugmentConfig:
                                   "and crop back to the original size; 0 turns it off")
     translate: int = option(0, "random shift by up to this many pixels, filling with zeros "
                                "(the training mean once standardized); 0 turns it off")
+    rotate: float = option(0.0, "random rotation by up to this many degrees either way, about "
+                                "the image's centre; 0 turns it off")
+    scale: float = option(0.0, "random zoom by a factor in [1 - s, 1 + s], about the image's "
+                               "centre; 0 turns it off")
     flip: bool = option(False, "random horizontal flip; not for digits (a mirrored 2 is not a 2)")
     label_smoothing: float = option(0.0, "train towards (1 - e) on the label and e / classes "
                                          "elsewhere instead of one-hot targets")
@@ -271,12 +275,17 @@ class AugmentConfig:
         for name in ("crop_padding", "translate"):
             if getattr(self, name) < 0:
                 raise bad_setting(flag_name(name), ">= 0 pixels", getattr(self, name))
+        if not 0 <= self.rotate <= 180:
+            raise bad_setting("--rotate", "in [0, 180] degrees", self.rotate)
+        if not 0 <= self.scale < 1:
+            raise bad_setting("--scale", "in [0, 1)", self.scale)
         if not 0 <= self.label_smoothing < 1:
             raise bad_setting("--label-smoothing", "in [0, 1)", self.label_smoothing)
 
     @property
     def perturbs_images(self) -> bool:
-        return bool(self.crop_padding or self.translate or self.flip)
+        return bool(self.crop_padding or self.translate or self.rotate or self.scale
+                    or self.flip)
 
 
 # Data sets whose classes a mirror image changes: digits and letters read one way only.

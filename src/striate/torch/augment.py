@@ -1,10 +1,13 @@
 """Data augmentation on whole minibatches, on the device the batch lives on.
 
 A per-sample transform pipeline (torchvision's) spends Python time on every image; here one
-random crop, shift or flip of a batch is a handful of tensor operations whatever its size. The
+random rotation, zoom, crop, shift or flip of a batch is a handful of tensor operations whatever
+its size. The
 randomness comes from a generator seeded by (seed, epoch), never from the global RNG, so a run is
 repeatable and a run resumed at an epoch boundary sees exactly the perturbations it would have.
 """
+
+import math
 
 import torch
 import torch.nn.functional as F
@@ -26,6 +29,28 @@ def random_shift(images: torch.Tensor, max_shift: int, mode: str,
     # Gathering from the NHWC view yields (N, H, W, C); permuting back gives NCHW values in
     # channels_last memory, the layout convolutions prefer.
     return padded.permute(0, 2, 3, 1)[batch, rows[:, :, None], cols[:, None, :]].permute(0, 3, 1, 2)
+
+
+def random_affine(images: torch.Tensor, max_degrees: float, max_zoom: float,
+                  generator: torch.Generator) -> torch.Tensor:
+    """Rotate each image by an angle drawn from [-max_degrees, max_degrees] and zoom it by a
+    factor from [1 - max_zoom, 1 + max_zoom], both about its centre, resampled bilinearly.
+
+    Pixels that come from outside the image repeat its border, which on MNIST-like data is the
+    background: a fill of zeros would be the mean grey once standardized, a frame no test image
+    has."""
+    n = images.shape[0]
+    uniform = torch.rand(2, n, generator=generator, device=images.device) * 2 - 1
+    angle = uniform[0] * math.radians(max_degrees)                     # (N,)
+    zoom = 1 + uniform[1] * max_zoom                                   # (N,)
+    # affine_grid maps output coordinates to input ones: the inverse of the zoom, so a zoom > 1
+    # enlarges the digit. Both axes span [-1, 1], a square grid for square images.
+    cos, sin = torch.cos(angle) / zoom, torch.sin(angle) / zoom
+    theta = torch.stack([torch.stack([cos, -sin, torch.zeros_like(cos)], 1),
+                         torch.stack([sin, cos, torch.zeros_like(cos)], 1)], 1)   # (N, 2, 3)
+    grid = F.affine_grid(theta.to(images.dtype), list(images.shape), align_corners=False)
+    return F.grid_sample(images, grid, mode="bilinear", padding_mode="border",
+                         align_corners=False)
 
 
 def random_flip(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
@@ -50,6 +75,8 @@ class BatchAugment:
 
     def __call__(self, images: torch.Tensor) -> torch.Tensor:    # (N, C, H, W) -> same
         c = self.config
+        if c.rotate or c.scale:
+            images = random_affine(images, c.rotate, c.scale, self.generator)
         if c.crop_padding:
             images = random_shift(images, c.crop_padding, "reflect", self.generator)
         if c.translate:
