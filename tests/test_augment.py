@@ -1,5 +1,5 @@
-"""Batch augmentation: random rotations, zooms, crops, shifts and flips, label smoothing and
-test-time augmentation.
+"""Batch augmentation: random rotations, zooms, crops, shifts, flips and erasing, label
+smoothing and test-time augmentation.
 
 The crop and shift are checked against a per-image reference (F.pad, then slicing); rotations and
 zooms by the moments of the shapes they move; the runs against themselves (the same seed gives the
@@ -17,7 +17,8 @@ from PIL import Image
 
 from striate.config import AugmentConfig
 from striate.inference import evaluate
-from striate.torch.augment import BatchAugment, random_affine, random_flip, random_shift
+from striate.torch.augment import (BatchAugment, random_affine, random_erase, random_flip,
+                                   random_shift)
 
 QUICK = ("--dataset", "digits", "--model", "mlp", "--model-arg", "hidden=32", "--epochs", "3",
          "--progress", "off")
@@ -146,18 +147,41 @@ def test_random_affine_fills_with_the_border_not_zeros():
     assert torch.allclose(identity, bars, atol=1e-5)
 
 
+def test_random_erase_zeroes_one_rectangle_in_the_given_share_of_images():
+    images = torch.rand(2000, 3, 28, 20) + 0.5                           # no pixel is zero
+    erased = random_erase(images, 0.5, torch.Generator().manual_seed(3))
+    zeros = erased == 0                                                  # (N, C, H, W)
+    assert torch.equal(zeros.all(1), zeros.any(1))                      # every channel alike
+    hit = zeros.any(1).flatten(1).any(1)
+    assert 0.46 < hit.float().mean().item() < 0.54
+    assert torch.equal(erased[~zeros], images[~zeros])                   # the rest untouched
+    shares, aspects = [], []
+    for mask in zeros[hit, 0]:                                           # (H, W)
+        rows, cols = mask.any(1).nonzero()[:, 0], mask.any(0).nonzero()[:, 0]
+        height, width = len(rows), len(cols)
+        # One solid rectangle: contiguous rows and columns, all of it zero.
+        assert rows[-1] - rows[0] + 1 == height and cols[-1] - cols[0] + 1 == width
+        assert mask.sum().item() == height * width
+        shares.append(height * width / (28 * 20))
+        aspects.append(height / width)
+    assert 0.01 < min(shares) < 0.05 and 0.3 < max(shares) < 0.5
+    assert min(aspects) < 0.5 and max(aspects) > 2
+    assert torch.equal(random_erase(images, 0, torch.Generator()), images)
+
+
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 def test_augmentation_keeps_shape_and_dtype_and_leaves_the_input_alone(dtype):
     images = torch.rand(16, 3, 8, 8, dtype=dtype)
     original = images.clone()
-    out = augment(AugmentConfig(crop_padding=2, translate=1, rotate=10, scale=0.1, flip=True),
-                  images)
+    out = augment(AugmentConfig(crop_padding=2, translate=1, rotate=10, scale=0.1, flip=True,
+                                erase=0.5), images)
     assert out.shape == images.shape and out.dtype == dtype
     assert torch.equal(images, original) and not torch.equal(out, images)
 
 
 def test_the_perturbations_follow_seed_and_epoch_not_the_global_rng():
-    config = AugmentConfig(crop_padding=2, translate=1, rotate=10, scale=0.1, flip=True)
+    config = AugmentConfig(crop_padding=2, translate=1, rotate=10, scale=0.1, flip=True,
+                           erase=0.5)
     images = torch.rand(32, 3, 8, 8)
     rng = torch.get_rng_state()
     first = augment(config, images, seed=5, epoch=3)
@@ -188,7 +212,7 @@ def test_augmented_training_is_repeatable(tmp_path, plain_run):
 
 def test_augmented_resume_equals_uninterrupted(cli, tmp_path):
     args = (*QUICK, "--crop-padding", "1", "--translate", "1", "--rotate", "10", "--scale", "0.1",
-            "--epochs", "4")
+            "--erase", "0.5", "--epochs", "4")
     whole = train_run(*args, "--out-dir", tmp_path / "a", "--name", "run")
 
     with interrupted_after_epochs(2):
@@ -228,6 +252,7 @@ def test_crop_padding_must_be_smaller_than_the_image(cli, tmp_path):
     (("--rotate", "-5"), "--rotate must be in [0, 180] degrees"),
     (("--rotate", "200"), "--rotate must be in [0, 180] degrees"),
     (("--scale", "1"), "--scale must be in [0, 1)"),
+    (("--erase", "1.5"), "--erase must be a probability in [0, 1]"),
 ])
 def test_bad_augmentation_gets_one_line_exit_2(cli, tmp_path, args, message):
     result = cli("train", "--out-dir", tmp_path, *QUICK, *args)
@@ -239,6 +264,7 @@ def test_bad_augmentation_gets_one_line_exit_2(cli, tmp_path, args, message):
     (("--translate", "1"), "--translate"),
     (("--crop-padding", "1"), "--crop-padding"),
     (("--rotate", "10"), "--rotate"),
+    (("--erase", "0.5"), "--erase"),
     (("--label-smoothing", "0.1"), "--label-smoothing"),
     (("--precision", "bf16"), "--precision"),
     (("--no-channels-last",), "--channels-last"),

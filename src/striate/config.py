@@ -266,6 +266,9 @@ class AugmentConfig:
     scale: float = option(0.0, "random zoom by a factor in [1 - s, 1 + s], about the image's "
                                "centre; 0 turns it off")
     flip: bool = option(False, "random horizontal flip; not for digits (a mirrored 2 is not a 2)")
+    erase: float = option(0.0, "random erasing: the probability that an image gets a random "
+                               "rectangle (2 to 40 percent of its area, aspect 0.3 to 3.3) set to "
+                               "zero, the mean once standardized; 0 turns it off")
     label_smoothing: float = option(0.0, "train towards (1 - e) on the label and e / classes "
                                          "elsewhere instead of one-hot targets")
     tta: bool = option(False, "test-time augmentation: validation and test average the "
@@ -279,13 +282,15 @@ class AugmentConfig:
             raise bad_setting("--rotate", "in [0, 180] degrees", self.rotate)
         if not 0 <= self.scale < 1:
             raise bad_setting("--scale", "in [0, 1)", self.scale)
+        if not 0 <= self.erase <= 1:
+            raise bad_setting("--erase", "a probability in [0, 1]", self.erase)
         if not 0 <= self.label_smoothing < 1:
             raise bad_setting("--label-smoothing", "in [0, 1)", self.label_smoothing)
 
     @property
     def perturbs_images(self) -> bool:
         return bool(self.crop_padding or self.translate or self.rotate or self.scale
-                    or self.flip)
+                    or self.flip or self.erase)
 
 
 # Data sets whose classes a mirror image changes: digits and letters read one way only.
