@@ -223,12 +223,13 @@ RECIPES = {recipe.name: recipe for recipe in [
     # Seed 0: the VGG of mnist-99.5 with 32/64/128 filters and 256 hidden units stopped at
     # 99.66-99.67% in 40-45 epochs, with or without rotations; this ResNet-9 reached 99.71% in
     # 12 epochs (356 s), 99.72% in 16 (406 s), 99.69% in 16 with rotations and zooms (465 s).
+    # Over seeds 0-4, 16 epochs gave 99.698% in 442 s (median): one test image short.
     Recipe("mnist-99.7", "time to 99.7% on MNIST: ResNet-9 (width 16), crops (padding 2), "
-           "label smoothing, 16 epochs",
+           "label smoothing, 18 epochs",
            merge(SPEED, {"data": {"dataset": "mnist"},
                          "model": {"model": "resnet", "model_args": {"width": 16}},
                          "augment": {"crop_padding": 2, "label_smoothing": 0.1},
-                         "stop": {"epochs": 16}}),
+                         "stop": {"epochs": 18}}),
            target=Target(0.997, 600)),
     # Both deep recipes train under bf16 autocast where the CPU or GPU has it natively (fp32
     # elsewhere): 1.8x faster on an avx512_bf16 CPU, and their figures were measured that way.
