@@ -100,9 +100,9 @@ def orientation_degrees(images):
     """The angle of each image's principal axis, from the second moments of its bright pixels,
     counter-clockwise as seen with row 0 at the top."""
     weights = (images[:, 0] + 0.5).clamp(min=0)                          # (N, H, W)
-    size = images.shape[-1]
-    coords = torch.arange(size, dtype=torch.float32) - size // 2
-    y, x = -coords[:, None], coords[None, :]                  # y up, as angles are measured
+    height, width = images.shape[-2:]
+    y = -(torch.arange(height, dtype=torch.float32) - height // 2)[:, None]   # y up
+    x = (torch.arange(width, dtype=torch.float32) - width // 2)[None, :]
     total = weights.sum((1, 2))
     mxx, myy = (weights * x * x).sum((1, 2)) / total, (weights * y * y).sum((1, 2)) / total
     mxy = (weights * x * y).sum((1, 2)) / total
@@ -120,6 +120,14 @@ def test_random_affine_rotates_by_up_to_the_angle_both_ways():
     # Rotation alone keeps the bar's bright mass (up to the bilinear blur's rounding).
     mass = (rotated + 0.5).sum((1, 2, 3)) / (bars + 0.5).sum((1, 2, 3))
     assert ((mass - 1).abs() < 0.03).all()
+
+
+def test_random_affine_rotates_pixels_of_wide_images_without_shearing():
+    bars, _ = bar_and_disc(400)
+    wide = F.pad(bars, (10, 10), value=-0.5)                             # (N, 1, 29, 49)
+    angles = orientation_degrees(random_affine(wide, 20, 0, torch.Generator().manual_seed(0)))
+    # In [-1, 1] coordinates without the aspect ratio, 20 degrees would tilt the bar by 33.
+    assert angles.abs().max() < 20.5 and angles.abs().max() > 17
 
 
 def test_random_affine_zooms_by_up_to_the_factor_both_ways():

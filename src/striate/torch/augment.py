@@ -1,10 +1,10 @@
 """Data augmentation on whole minibatches, on the device the batch lives on.
 
 A per-sample transform pipeline (torchvision's) spends Python time on every image; here one
-random rotation, zoom, crop, shift, flip or erasure of a batch is a handful of tensor operations whatever
-its size. The
-randomness comes from a generator seeded by (seed, epoch), never from the global RNG, so a run is
-repeatable and a run resumed at an epoch boundary sees exactly the perturbations it would have.
+random rotation, zoom, crop, shift, flip or erasure of a batch is a handful of tensor operations
+whatever its size. The randomness comes from a generator seeded by (seed, epoch), never from the
+global RNG, so a run is repeatable and a run resumed at an epoch boundary sees exactly the
+perturbations it would have.
 """
 
 import math
@@ -39,15 +39,17 @@ def random_affine(images: torch.Tensor, max_degrees: float, max_zoom: float,
     Pixels that come from outside the image repeat its border, which on MNIST-like data is the
     background: a fill of zeros would be the mean grey once standardized, a frame no test image
     has."""
-    n = images.shape[0]
+    n, _, height, width = images.shape
     uniform = torch.rand(2, n, generator=generator, device=images.device) * 2 - 1
     angle = uniform[0] * math.radians(max_degrees)                     # (N,)
     zoom = 1 + uniform[1] * max_zoom                                   # (N,)
     # affine_grid maps output coordinates to input ones: the inverse of the zoom, so a zoom > 1
-    # enlarges the digit. Both axes span [-1, 1], a square grid for square images.
+    # enlarges the digit. Both axes span [-1, 1] whatever their pixels, so the off-diagonal
+    # terms carry the aspect ratio: a rotation of pixels, not a shear, when H != W.
     cos, sin = torch.cos(angle) / zoom, torch.sin(angle) / zoom
-    theta = torch.stack([torch.stack([cos, -sin, torch.zeros_like(cos)], 1),
-                         torch.stack([sin, cos, torch.zeros_like(cos)], 1)], 1)   # (N, 2, 3)
+    aspect = height / width                       # exactly 1.0 for square images
+    theta = torch.stack([torch.stack([cos, -sin * aspect, torch.zeros_like(cos)], 1),
+                         torch.stack([sin / aspect, cos, torch.zeros_like(cos)], 1)], 1)  # (N, 2, 3)
     grid = F.affine_grid(theta.to(images.dtype), list(images.shape), align_corners=False)
     return F.grid_sample(images, grid, mode="bilinear", padding_mode="border",
                          align_corners=False)
