@@ -88,6 +88,25 @@ def test_resnet_options_build_the_stages_asked_for(shape):
     assert model(torch.rand(2, *shape)).shape == (2, 7)
 
 
+def test_resnet_pool_first_is_the_same_net_at_inference_but_normalizes_pooled_maps():
+    """Batch norm at inference is a per-channel affine map, increasing while gamma > 0, and
+    ReLU is increasing: both commute with max pooling, so with the same parameters the two
+    orders agree once the running statistics are fixed; in training the norm's statistics are
+    those of the pooled maps, so they differ. Odd maps (9 -> 5 -> 3 -> 2) check the rounding."""
+    torch.manual_seed(0)
+    options = {"width": 4, "residual": (1, 0, 1)}
+    plain = create_model("resnet", (1, 9, 9), 5, **options)
+    pooled = create_model("resnet", (1, 9, 9), 5, pool_first=True, **options)
+    for norm in layers(plain, nn.BatchNorm2d):   # running statistics away from 0 and 1
+        norm.running_mean.uniform_(-1, 1), norm.running_var.uniform_(0.5, 2)
+        norm.weight.data.uniform_(0.5, 2), norm.bias.data.uniform_(-1, 1)
+    pooled.load_state_dict(plain.state_dict())   # strict: the same names and shapes
+    assert len(layers(pooled, nn.MaxPool2d)) == len(layers(plain, nn.MaxPool2d)) == 3
+    x = torch.randn(6, 1, 9, 9)
+    torch.testing.assert_close(pooled.eval()(x), plain.eval()(x))
+    assert not torch.allclose(pooled.train().features(x), plain.train().features(x))
+
+
 @pytest.mark.parametrize("options, message", [
     ({"num_filters": [8, 16], "As": [1]}, "one entry per stage"),
     ({"num_filters": [8], "As": [1, 1, 1]}, "one entry per stage"),

@@ -62,7 +62,8 @@ SPECS = {spec.name: spec for spec in [
               convolves=True),
     ModelSpec("resnet", "ResNet-9 (DAWNBench, Page 2018): prep - 3 x [conv-bn-relu - pool - "
               "residual blocks].", ("torch",),
-              {"width": 64, "residual": (1, 0, 1), "init": None, "weight_scale": 1e-2},
+              {"width": 64, "residual": (1, 0, 1), "init": None, "weight_scale": 1e-2,
+               "pool_first": False},
               convolves=True),
 ]}
 

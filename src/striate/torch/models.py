@@ -304,11 +304,13 @@ class Scale(nn.Module):
 
 
 @register("resnet")
-def resnet(input_shape, num_classes, width=64, residual=(1, 0, 1), init=None, weight_scale=1e-2):
+def resnet(input_shape, num_classes, width=64, residual=(1, 0, 1), init=None, weight_scale=1e-2,
+           pool_first=False):
     """ResNet-9 (DAWNBench, Page 2018): prep - 3 x [conv-bn-relu - pool - residual blocks].
 
     Stage s has width * 2^s channels and residual[s] two-convolution residual blocks; a global
-    max pool and one affine layer (logits x 1/8) finish it. width=64 is the DAWNBench net."""
+    max pool and one affine layer (logits x 1/8) finish it. width=64 is the DAWNBench net.
+    pool_first pools each stage's convolution before its norm (PooledConvBnReLU)."""
     blocks = [residual] if isinstance(residual, int) else list(residual)
     if width < 1 or len(blocks) < 1 or min(blocks) < 0:
         raise ValueError("width must be positive and residual a list of block counts >= 0")
@@ -316,8 +318,11 @@ def resnet(input_shape, num_classes, width=64, residual=(1, 0, 1), init=None, we
     features.add_module("prep", conv_bn_relu(input_shape[0], width))
     channels = width
     for stage, count in enumerate(blocks, start=1):
-        block = nn.Sequential(conv_bn_relu(channels, width * 2 ** stage),
-                              nn.MaxPool2d(2, ceil_mode=True))
+        if pool_first:
+            block = nn.Sequential(PooledConvBnReLU(channels, width * 2 ** stage))
+        else:
+            block = nn.Sequential(conv_bn_relu(channels, width * 2 ** stage),
+                                  nn.MaxPool2d(2, ceil_mode=True))
         channels = width * 2 ** stage
         for index in range(count):
             block.add_module(f"res{index + 1}", Residual(channels))
