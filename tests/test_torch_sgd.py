@@ -4,9 +4,11 @@ torch._dynamo, and a state that resumes exactly."""
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import torch
 
+from striate.checkpoint import load_state, map_arrays, save_state
 from striate.torch.sgd import SGD
 
 RULES = {"sgd": {"momentum": 0.0, "nesterov": False},
@@ -70,6 +72,27 @@ def test_a_resumed_optimizer_continues_exactly():
              else list(part) for name, part in first.state_dict().items()}
     second = SGD(groups_of(params, 1e-3), lr=0.1, **RULES["nesterov"])
     second.load_state_dict(saved)
+    train(second, params, grads[3:], lrs[3:])
+    for resumed, straight in zip(params, whole):
+        assert torch.equal(resumed, straight)
+
+
+@pytest.mark.parametrize("rule", RULES)
+def test_a_state_written_by_torch_optim_sgd_resumes_exactly(rule, tmp_path):
+    """Runs of striate versions that trained with torch.optim.SGD: their train state, through
+    the safetensors state file as a run writes it, continues in SGD as if nothing changed."""
+    grads, lrs = gradients(6), [0.1, 0.2, 0.2, 0.1, 0.05, 0.01]
+    whole = two_groups(0)
+    train(SGD(groups_of(whole, 1e-3), lr=0.1, **RULES[rule]), whole, grads, lrs)
+    params = two_groups(0)
+    first = torch.optim.SGD(groups_of(params, 1e-3), lr=0.1, foreach=True, **RULES[rule])
+    train(first, params, grads[:3], lrs[:3])
+    save_state(tmp_path / "state.safetensors",
+               map_arrays(first.state_dict(), torch.Tensor, lambda t: t.numpy().copy()))
+    loaded = map_arrays(load_state(tmp_path / "state.safetensors"), np.ndarray, torch.from_numpy)
+    second = SGD(groups_of(params, 1e-3), lr=0.1, **RULES[rule])
+    second.load_state_dict(loaded)
+    assert [group["lr"] for group in second.param_groups] == [0.2, 0.2]
     train(second, params, grads[3:], lrs[3:])
     for resumed, straight in zip(params, whole):
         assert torch.equal(resumed, straight)

@@ -80,8 +80,12 @@ class SGD:
                 "lr": [group["lr"] for group in self.param_groups]}
 
     def load_state_dict(self, state: dict) -> None:
-        """ValueError for a state of other parameters (indices or shapes): a resumed run would
-        otherwise fail at its first step, or quietly train with a foreign velocity."""
+        """Our state, or torch.optim.SGD's (runs of striate versions that trained with it resume
+        exactly: the arithmetic is the same). ValueError for a state of other parameters
+        (indices or shapes): a resumed run would otherwise fail at its first step, or quietly
+        train with a foreign velocity."""
+        if "param_groups" in state:
+            state = from_torch_optim(state)
         params = self.parameters()
         velocity = {int(i): v for i, v in state["velocity"].items()}
         if any(not 0 <= i < len(params) or tuple(v.shape) != tuple(params[i].shape)
@@ -91,3 +95,11 @@ class SGD:
                          for i, v in velocity.items()}
         for group, lr in zip(self.param_groups, state["lr"], strict=True):
             group["lr"] = lr
+
+
+def from_torch_optim(state: dict) -> dict:
+    """torch.optim.SGD's state_dict ({"state": {index: {"momentum_buffer": v}}, "param_groups":
+    [{"lr", "params": [index, ...], ...}]}) in SGD's own form; parameters are numbered alike."""
+    velocity = {str(i): entry["momentum_buffer"] for i, entry in state["state"].items()
+                if entry.get("momentum_buffer") is not None}
+    return {"velocity": velocity, "lr": [group["lr"] for group in state["param_groups"]]}
