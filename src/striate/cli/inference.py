@@ -93,7 +93,8 @@ def add_commands(commands) -> None:
                           help="the examples to evaluate on; train and valid are carved again "
                                "from the run's seed, as in training")
     evaluate.add_argument("--data-dir", default=None,
-                          help="where the data set is (default: where the run found it)")
+                          help="where the data set is (default: the run's --data-dir, else "
+                               "$STRIATE_DATA, the user cache, then the system's datasets)")
     add_inference_flags(evaluate)
     add_json_flag(evaluate, f'of one run {{"checkpoint", {FIGURES}}}; of several '
                             f'{{"members": [one run\'s object each], "ensemble": {{{FIGURES}}}}}')

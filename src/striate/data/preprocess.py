@@ -249,8 +249,8 @@ def scaled_chunks(images: np.ndarray, pixel_max: float):
 
 
 def moments(images: np.ndarray, pixel_max: float, axes) -> tuple[np.ndarray, np.ndarray]:
-    """(mean, std) over `axes` of the [0, 1] pixels, in float64; the very arithmetic of
-    Standardize.fit, so per-channel statistics agree with it to the last bit."""
+    """(mean, std) over `axes` of the [0, 1] pixels, in float64, summed a chunk at a time so
+    that no float64 copy of the whole set is made; every kind's statistics come from here."""
     total, squares, count = 0.0, 0.0, 0
     for chunk in scaled_chunks(images, pixel_max):
         total = total + chunk.sum(axis=axes)
