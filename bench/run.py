@@ -14,12 +14,12 @@ import json
 import sys
 from pathlib import Path
 
-BENCHMARKS = ["bench_numpy_layers", "bench_engines", "bench_lenet", "bench_vgg_speed",
+BENCHMARKS = ["bench_numpy_layers", "bench_engines", "bench_lenet", "bench_step_speed",
               "bench_time_to_accuracy"]
 QUICK_ARGS = {"bench_numpy_layers": ["--repeat", "1", "--naive-repeat", "1"],
               "bench_engines": ["--repeat", "2"],
               "bench_lenet": ["--quick"],
-              "bench_vgg_speed": ["--repeat", "2"],
+              "bench_step_speed": ["--repeat", "2"],
               "bench_time_to_accuracy": ["--quick"]}
 PAGE = Path(__file__).resolve().parent.parent / "docs" / "performance.md"
 

@@ -62,8 +62,8 @@ def test_vgg_options_build_the_stages_asked_for(shape, side):
 
 def test_vgg_pool_first_keeps_the_parameters_and_moves_each_stages_pool():
     """The same parameters under the same names (a checkpoint of one loads into the other), the
-    same output shapes on odd maps (9 -> 5 -> 3), but a different function: the norm sees the
-    pooled maps. That it is conv - pool - norm - relu exactly is the NumPy engine's
+    same output shapes on odd maps (9 -> 5 -> 3), but a different function in training: the norm
+    sees the pooled maps. That it is conv - pool - norm - relu exactly is the NumPy engine's
     cross-check (tests/numpy/test_models.py)."""
     torch.manual_seed(0)
     options = {"num_filters": [4, 6], "As": [2, 1], "hidden_dims": [8]}

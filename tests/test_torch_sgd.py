@@ -98,6 +98,29 @@ def test_a_state_written_by_torch_optim_sgd_resumes_exactly(rule, tmp_path):
         assert torch.equal(resumed, straight)
 
 
+def test_torch_optim_entries_without_a_momentum_buffer_start_afresh():
+    """torch.optim.SGD keeps {"momentum_buffer": None} for parameters it stepped without
+    momentum; they get no velocity, the others theirs."""
+    params = two_groups(0)
+    optimizer = SGD(groups_of(params, 0.0), lr=0.1, momentum=0.9)
+    buffer = torch.full((4, 3), 0.5)
+    optimizer.load_state_dict({
+        "state": {0: {"momentum_buffer": buffer}, 1: {"momentum_buffer": None}},
+        "param_groups": [{"lr": 0.3, "params": [0, 1], "dampening": 0},
+                         {"lr": 0.3, "params": [2, 3], "dampening": 0}]})
+    assert list(optimizer.velocity) == [0] and torch.equal(optimizer.velocity[0], buffer)
+
+
+@pytest.mark.parametrize("groups", [
+    [{"lr": 0.1, "params": [0, 1, 2], "dampening": 0}, {"lr": 0.1, "params": [3], "dampening": 0}],
+    [{"lr": 0.1, "params": [0, 1], "dampening": 0.5}, {"lr": 0.1, "params": [2, 3],
+                                                        "dampening": 0.5}]])
+def test_a_torch_optim_state_of_other_groups_or_dampening_is_refused(groups):
+    optimizer = SGD(groups_of(two_groups(0), 0.0), lr=0.1, momentum=0.9)
+    with pytest.raises(ValueError, match="other parameters or rules"):
+        optimizer.load_state_dict({"state": {}, "param_groups": groups})
+
+
 def test_a_state_for_other_parameters_is_refused():
     params = two_groups(0)
     optimizer = SGD(groups_of(params, 0.0), lr=0.1, momentum=0.9)

@@ -84,7 +84,7 @@ def merge(*layers: dict) -> dict:
 # (0.2 to 0.8: the shorter the run, the higher), annealed to zero, and one validation after the
 # last epoch: none is wasted on a run of fixed length. The VGG has three conv-bn-relu stages of
 # 16/32/64 filters (16 fill AVX-512's 16 fp32 lanes; 24/48/96 runs at half the speed), each
-# pooled before its norm (pool_first: 1.37x faster steps; bench/bench_vgg_speed.py).
+# pooled before its norm (pool_first: 1.37x faster steps; bench/bench_step_speed.py).
 SPEED = {"data": {"valid_size": 5000},
          "optim": {"optimizer": "nesterov", "batch_size": 256, "lr": 0.2},
          "schedule": {"warmup_epochs": 1},

@@ -85,7 +85,7 @@ class SGD:
         (indices or shapes): a resumed run would otherwise fail at its first step, or quietly
         train with a foreign velocity."""
         if "param_groups" in state:
-            state = from_torch_optim(state)
+            state = self.from_torch_optim(state)
         params = self.parameters()
         velocity = {int(i): v for i, v in state["velocity"].items()}
         if any(not 0 <= i < len(params) or tuple(v.shape) != tuple(params[i].shape)
@@ -96,10 +96,15 @@ class SGD:
         for group, lr in zip(self.param_groups, state["lr"], strict=True):
             group["lr"] = lr
 
-
-def from_torch_optim(state: dict) -> dict:
-    """torch.optim.SGD's state_dict ({"state": {index: {"momentum_buffer": v}}, "param_groups":
-    [{"lr", "params": [index, ...], ...}]}) in SGD's own form; parameters are numbered alike."""
-    velocity = {str(i): entry["momentum_buffer"] for i, entry in state["state"].items()
-                if entry.get("momentum_buffer") is not None}
-    return {"velocity": velocity, "lr": [group["lr"] for group in state["param_groups"]]}
+    def from_torch_optim(self, state: dict) -> dict:
+        """torch.optim.SGD's state_dict ({"state": {index: {"momentum_buffer": v}},
+        "param_groups": [{"lr", "params": [index, ...], "dampening", ...}]}) in our own form;
+        both number the parameters alike. ValueError for other groups or a dampened rule, whose
+        steps this class does not take."""
+        groups = state["param_groups"]
+        if [len(g["params"]) for g in groups] != [len(g["params"]) for g in self.param_groups] \
+                or any(g.get("dampening", 0) for g in groups):
+            raise ValueError("the torch.optim.SGD state is for other parameters or rules")
+        velocity = {str(i): entry["momentum_buffer"] for i, entry in state["state"].items()
+                    if entry.get("momentum_buffer") is not None}
+        return {"velocity": velocity, "lr": [group["lr"] for group in groups]}
