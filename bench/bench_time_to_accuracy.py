@@ -12,8 +12,10 @@ first training step, from run.json's started_unix) is reported on its own. The r
   (bench/reference.py), momentum and cosine, testing after each epoch.
 
 Every contender's accuracy against wall seconds goes into one plot, docs/images/
-time-to-accuracy.png: the references' test accuracy after each epoch, and each recipe's test
-accuracy at the command's exit, one point per seed (the recipes validate only once, at the end:
+time-to-accuracy.png (a run of some recipes, of other seeds or without the references puts it
+in the temporary directory instead, so that the page's plot stays its table's): the references'
+test accuracy after each epoch, and each recipe's test accuracy at the command's exit, one point
+per seed (the recipes validate only once, at the end:
 evaluation during a run of fixed length is time not spent training).
 
 On paper, one GPU: each recipe's training FLOPs (images seen x 3 forward passes, counted by
@@ -46,6 +48,9 @@ PLOT = BENCH.parent / "docs" / "images" / "time-to-accuracy.png"
 # What has been measured so far, rewritten after every contender: a long session that fails
 # late keeps its figures.
 PARTIAL = Path(tempfile.gettempdir()) / "striate-time-to-accuracy.json"
+# A run of some recipes, or without the references, plots beside it: the page's plot shows the
+# same full run as the page's table.
+PARTIAL_PLOT = PARTIAL.with_suffix(".png")
 SEEDS = 5
 # One H100 SXM, dense: NVIDIA's data sheet (989 TFLOP/s bf16 and fp16 tensor cores, 67 fp32).
 H100_PEAK = {"bf16": 989e12, "fp32": 67e12}
@@ -197,7 +202,9 @@ def main(argv=None) -> dict:
               "matmul_peak_gflops": {name: peak / 1e9 for name, peak in peaks.items()},
               "recipes": recipes, "references": references}
     if not args.quick:
-        plot(result, PLOT)
+        full = not (args.recipes or args.no_references or args.seeds)
+        plot(result, PLOT if full else PARTIAL_PLOT)
+        print(f"plot: {PLOT if full else PARTIAL_PLOT}", file=sys.stderr)
     return result
 
 
