@@ -15,8 +15,10 @@ import torch.nn.functional as F
 from helpers import csv_column, interrupted_after_epochs, metrics_of, train_run, tree_snapshot
 from PIL import Image
 
+import striate
 from striate.config import AugmentConfig
 from striate.inference import evaluate
+from striate.training.learner import TTA
 from striate.torch.augment import (BatchAugment, random_affine, random_erase, random_flip,
                                    random_shift)
 
@@ -261,6 +263,8 @@ def test_crop_padding_must_be_smaller_than_the_image(cli, tmp_path):
     (("--rotate", "200"), "--rotate must be in [0, 180] degrees"),
     (("--scale", "1"), "--scale must be in [0, 1)"),
     (("--erase", "1.5"), "--erase must be a probability in [0, 1]"),
+    (("--tta-shift", "-1"), "--tta-shift must be >= 0 pixels"),
+    (("--tta-shift", "8"), "--tta-shift 8 must be smaller than the 8-pixel images"),
 ])
 def test_bad_augmentation_gets_one_line_exit_2(cli, tmp_path, args, message):
     result = cli("train", "--out-dir", tmp_path, *QUICK, *args)
@@ -273,6 +277,7 @@ def test_bad_augmentation_gets_one_line_exit_2(cli, tmp_path, args, message):
     (("--crop-padding", "1"), "--crop-padding"),
     (("--rotate", "10"), "--rotate"),
     (("--erase", "0.5"), "--erase"),
+    (("--tta-shift", "1"), "--tta-shift"),
     (("--label-smoothing", "0.1"), "--label-smoothing"),
     (("--precision", "bf16"), "--precision"),
     (("--no-channels-last",), "--channels-last"),
@@ -320,3 +325,28 @@ def test_flip_and_tta_on_a_mirror_symmetric_data_set(cli, tmp_path, stripes):
                                                                   rel=1e-5)
     result = cli("evaluate", mirrored, "--tta")
     assert result.code == 0 and f"accuracy {metrics['test_accuracy']:.2%}" in result.out
+
+
+def test_tta_shift_in_training_is_what_evaluate_and_predict_average(cli, tmp_path, stripes):
+    """--tta-shift 1 --tta: the run's test figures average ten views of each image, as
+    `evaluate --tta --tta-shift 1` and the API's TTA do, and differ from the mirror alone."""
+    args = ("--dataset", "folder", "--data-dir", stripes, "--model", "vgg", "--model-arg",
+            "num_filters=4,8", "--model-arg", "As=1,1", "--model-arg", "hidden_dims=8",
+            "--epochs", "3", "--batch-size", "16", "--progress", "off", "--flip")
+    shifted = train_run(*args, "--tta", "--tta-shift", "1", "--out-dir", tmp_path, "--name", "s")
+    metrics = metrics_of(shifted)
+    ten = evaluate(shifted, tta=TTA(mirror=True, shift=1), device="cpu")
+    assert ten["accuracy"] == metrics["test_accuracy"]
+    assert ten["loss"] == pytest.approx(metrics["test_loss"], rel=1e-5)
+    assert evaluate(shifted, tta=True, device="cpu")["loss"] != pytest.approx(ten["loss"],
+                                                                              rel=1e-4)
+    from_api = striate.load(shifted).evaluate(striate.Dataset.from_folder(stripes),
+                                              tta=striate.TTA(mirror=True, shift=1))
+    assert from_api["loss"] == pytest.approx(ten["loss"], rel=1e-5)
+    result = cli("evaluate", shifted, "--tta", "--tta-shift", "1")
+    assert result.code == 0 and f"accuracy {metrics['test_accuracy']:.2%}" in result.out
+    for command in ("evaluate", "export"):
+        result = cli(command, shifted, "--tta-shift", "8")
+        assert result.code == 2 and result.err.count("\n") == 1
+        assert "--tta-shift 8 must be smaller than the 8-pixel images" in result.err
+    assert not (shifted / "model.onnx").exists()

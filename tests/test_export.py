@@ -13,19 +13,21 @@ import striate
 from helpers import tree_snapshot
 from striate.export import METADATA_FILE, export_model
 from striate.inference import load_predictor, probabilities
+from striate.training.learner import TTA, as_tta
 
 GRAY, RGB = (1, 16, 16), (3, 16, 16)
 SMALL_LENET = {"nkerns": [4, 8], "hidden": 16, "activation": "relu"}
 # model: (training options, image shape, test-time augmentation in the graph); between them
-# every preprocessing the graph carries: a projection, whitening, per-channel, per-pixel.
+# every preprocessing the graph carries: a projection, whitening, per-channel, per-pixel, and
+# test-time mirror images and shifts.
 CASES = {
     "logreg": ({"model": "logreg", "preprocess": "pca-whiten", "pca_components": 20}, GRAY, False),
     "mlp": ({"model": "mlp", "model_args": {"hidden": [16]}, "preprocess": "zca"}, GRAY, False),
-    "lenet": ({"model": "lenet", "model_args": SMALL_LENET}, GRAY, False),
+    "lenet": ({"model": "lenet", "model_args": SMALL_LENET}, GRAY, TTA(shift=2)),
     "vgg": ({"model": "vgg", "preprocess": "mean-image", "model_args": {
         "num_filters": [4, 8], "As": [1, 1], "hidden_dims": [8]}}, RGB, True),
     "resnet": ({"model": "resnet", "preprocess": "per-feature", "model_args": {"width": 4}},
-               RGB, True),
+               RGB, TTA(mirror=True, shift=1)),
 }
 
 
@@ -64,7 +66,9 @@ def test_onnx_gives_striates_probabilities(runs, name, tmp_path):
     session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     props = session.get_modelmeta().custom_metadata_map
     assert json.loads(props["class_names"]) == ["left", "middle", "right"]
-    assert json.loads(props["input_shape"]) == list(shape) and props["tta"] == json.dumps(tta)
+    assert json.loads(props["input_shape"]) == list(shape)
+    assert json.loads(props["tta"]) == as_tta(tta).mirror
+    assert json.loads(props["tta_shift"]) == as_tta(tta).shift
     assert session.get_inputs()[0].shape[1:] == list(shape)   # the batch dimension is free
     for count in (7, 1):   # neither is the traced example's batch of 2
         pixels, _ = images(shape, count, seed=2)

@@ -172,11 +172,12 @@ def test_tta_is_refused_with_pca(cli, tmp_path, mirror_folder):
     run = train_run(*args, "--out-dir", tmp_path, "--name", "pca")
     image = next((mirror_folder / "a").iterdir())
     for command in (("evaluate", run), ("predict", run, image)):
-        before = tree_snapshot(tmp_path)
-        result = cli(*command, "--tta", "--device", "cpu")
-        assert result.code == 2 and result.err.count("\n") == 1
-        assert "--tta mirrors images, but this model takes pca component scores" in result.err
-        assert tree_snapshot(tmp_path) == before
+        for flags, says in ((["--tta"], "--tta mirrors"), (["--tta-shift", "1"], "--tta-shift shifts")):
+            before = tree_snapshot(tmp_path)
+            result = cli(*command, *flags, "--device", "cpu")
+            assert result.code == 2 and result.err.count("\n") == 1
+            assert f"{says} images, but this model takes pca component scores" in result.err
+            assert tree_snapshot(tmp_path) == before
     assert cli("evaluate", run, "--device", "cpu").code == 0
 
 

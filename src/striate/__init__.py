@@ -4,6 +4,7 @@
     data = striate.load_dataset("fashion-mnist")          # or Dataset.from_arrays / from_folder
     trained = striate.train("lenet", data, epochs=15)     # or any torch nn.Module
     trained.evaluate(data)["accuracy"]; trained.predict(images)
+    trained.evaluate(data, tta=striate.TTA(mirror=True, shift=1))   # 10 views per image
     trained = striate.load("runs/<run>")
     striate.check("mlp", data); striate.find_lr("mlp", data).suggestion()
     striate.search("mlp", "digits", space={"lr": "loguniform(1e-3, 1)"}).best_params
@@ -31,6 +32,7 @@ _PUBLIC = {
     "KNearestNeighbor": "striate.knn", "cross_validate_k": "striate.knn", "run_knn": "striate.knn",
     "evaluate_ensemble": "striate.inference", "predict_onnx": "striate.inference",
     "export_model": "striate.export", "use_threads": "striate.threads",
+    "TTA": "striate.training.learner",
 }
 
 __all__ = ["__version__", *_PUBLIC]

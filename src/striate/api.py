@@ -26,12 +26,13 @@ from striate.data.registry import dataset_names, load_dataset
 from striate.engines import get_engine
 from striate.errors import StriateError
 from striate.inference import (check_same_data, check_tta, evaluate_split, probabilities,
-                               with_mirror)
+                               with_views)
 from striate.lr_find import Sweep, check_sweep, learning_rates, sweep
 from striate.recipes import recipe_config
 from striate.registry import import_path
 from striate.runs import METRICS_CSV, RunDir
 from striate.training import session
+from striate.training.learner import TTA, as_tta
 from striate.tune.results import CrossValidation, Study
 
 AUTO = "auto"   # run_dir: <out_dir>/<name> as the CLI names it
@@ -55,11 +56,11 @@ class Trained:
     def engine(self):
         return get_engine(self.config.run.engine)
 
-    def predict(self, x, tta: bool = False) -> np.ndarray:
+    def predict(self, x, tta: bool | TTA = False) -> np.ndarray:
         """(N, classes) class probabilities of images x: numpy or torch, (N, H, W) or
         (N, C, H, W), on the scale of the training data's pixels (white = pixel_max, e.g. 255
         for uint8 images); the fitted preprocessing is applied. tta also averages each image's
-        prediction with its mirror image's."""
+        prediction with its mirror image's; a TTA(mirror, shift) with its shifts' too."""
         images = checked_images(x, "x")                                  # (N, C, H, W)
         if images.max() > self.pixel_max:
             raise StriateError(f"x's pixels go up to {images.max():g}, but white was "
@@ -67,7 +68,8 @@ class Trained:
                                f"(e.g. x / 255 * {self.pixel_max:g})")
         return probabilities(self.log_proba(tta), self.preprocess, images, self.pixel_max)
 
-    def evaluate(self, data: Dataset | str, split: str = "test", tta: bool = False) -> dict:
+    def evaluate(self, data: Dataset | str, split: str = "test",
+                 tta: bool | TTA = False) -> dict:
         """{"split", "examples", "loss", "error", "accuracy"} on a split of a data set (a
         Dataset, or a built-in one's name), split as in training (the validation examples are
         carved by the run's seed)."""
@@ -85,12 +87,11 @@ class Trained:
         return evaluate_split(self.log_proba(tta), self.preprocess, splits[split],
                               data.pixel_max, split)
 
-    def log_proba(self, tta: bool):
+    def log_proba(self, tta: bool | TTA):
         """The engine's (N, ...) preprocessed inputs -> (N, classes) log-probabilities."""
-        if tta:
-            check_tta(self.config.data.dataset, self.preprocess)
-        log_proba = self.engine.predictor(self.model)
-        return with_mirror(log_proba) if tta else log_proba
+        tta = as_tta(tta)
+        check_tta(self.config.data.dataset, self.preprocess, tta)
+        return with_views(self.engine.predictor(self.model), tta)
 
 
 def train(model=None, data: Dataset | str | None = None, *,

@@ -273,9 +273,13 @@ class AugmentConfig:
                                          "elsewhere instead of one-hot targets")
     tta: bool = option(False, "test-time augmentation: validation and test average the "
                               "predictions for each image and its mirror image")
+    tta_shift: int = option(0, "test-time shifts: validation and test also average the "
+                               "predictions for each image moved this many pixels right, left, "
+                               "down and up (with --tta, their mirror images too); 0 turns it "
+                               "off")
 
     def check(self) -> None:
-        for name in ("crop_padding", "translate"):
+        for name in ("crop_padding", "translate", "tta_shift"):
             if getattr(self, name) < 0:
                 raise bad_setting(flag_name(name), ">= 0 pixels", getattr(self, name))
         if not 0 <= self.rotate <= 180:

@@ -81,13 +81,14 @@ def check_inputs(config, preprocess) -> None:
                                     f"{preprocess.kind} turns them into component scores; use a "
                                     "model without convolutions (logreg, mlp, fcnet) or "
                                     "--preprocess zca")
-    if c.perturbs_images or c.tta:
+    if c.perturbs_images or c.tta or c.tta_shift:
         preprocess.check_image_like(f"--preprocess {preprocess.kind} turns images into "
                                     "component scores, which cannot be cropped or mirrored; drop "
                                     "the augmentation flags or use --preprocess zca")
     side = min(preprocess.input_shape[1:])
     for flag, pixels, action in (("--crop-padding", c.crop_padding, "pads"),
-                                 ("--translate", c.translate, "shifts")):
+                                 ("--translate", c.translate, "shifts"),
+                                 ("--tta-shift", c.tta_shift, "shifts")):
         if pixels >= side:   # a shift that large leaves blank images to train on
             raise StriateError(f"{flag} {pixels} must be smaller than the {side}-pixel images "
                                f"it {action}; try 2 to 4")

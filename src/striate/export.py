@@ -5,8 +5,8 @@ The exported graph takes what an application has in hand, (N, C, H, W) float32 p
 0 to 255 of images already at the model's size, and gives (N, classes) class probabilities.
 Between the two it does everything `striate predict` does: scaling to [0, 1], the preprocessing
 fitted on the run's training split (standardization, mean image, PCA, whitening, ZCA), the
-network, the softmax and, when asked, the mirror image's probabilities averaged in (--tta). Only
-the resizing stays outside (the graph has a fixed image size): `striate predict` resizes with
+network, the softmax and, when asked, the test-time views' probabilities averaged in (--tta,
+--tta-shift). Only the resizing stays outside (the graph has a fixed image size): `striate predict` resizes with
 Pillow's bilinear filter and converts to gray or RGB (striate.data.images.load_image). The batch
 size is free. The file's metadata records the class names and how to call it.
 """
@@ -29,6 +29,7 @@ from striate.data import pipeline
 from striate.errors import StriateError
 from striate.files import atomic_write_bytes
 from striate.inference import check_tta
+from striate.training.learner import TTA, as_tta, view
 from striate.registry import SPECS
 from striate.version import __version__
 
@@ -39,12 +40,13 @@ PIXEL_MAX = 255.0  # what the graph takes, whatever the data set's own white lev
 EXAMPLE_BATCH = 2  # the traced example; export marks the batch dimension free
 
 
-def export_model(checkpoint, format: str = "onnx", out: str | Path | None = None, tta: bool = False,
-           overwrite: bool = False, trust_model_code: bool = False) -> Path:
+def export_model(checkpoint, format: str = "onnx", out: str | Path | None = None,
+                 tta: bool | TTA = False, overwrite: bool = False,
+                 trust_model_code: bool = False) -> Path:
     """Write the model of a run directory or checkpoint as `format` ("onnx" or "torchscript")
     to `out` (default: the checkpoint's path with .onnx or .pt) and return that path. tta: the
-    mirror image's probabilities averaged in, as `striate predict --tta`; overwrite: replace an
-    existing `out`, which is otherwise refused."""
+    views' probabilities averaged in, as `striate predict --tta [--tta-shift N]` (True: the
+    mirror image's); overwrite: replace an existing `out`, which is otherwise refused."""
     if format not in FORMATS:
         raise StriateError(f"unknown export format {format!r}; choose one of "
                            f"{', '.join(FORMATS)}")
@@ -52,6 +54,7 @@ def export_model(checkpoint, format: str = "onnx", out: str | Path | None = None
     out = Path(out) if out is not None else checkpoint.with_suffix(FORMATS[format])
     if out.exists() and not overwrite:
         raise StriateError(f"{out} exists; choose another --out, or --force to replace it")
+    tta = as_tta(tta)
     deployed, meta = deployable(checkpoint, tta, trust_model_code)
     metadata = describe(checkpoint, meta, tta)
     with quiet_exporter():
@@ -61,7 +64,7 @@ def export_model(checkpoint, format: str = "onnx", out: str | Path | None = None
     return out
 
 
-def deployable(checkpoint: Path, tta: bool, trust_model_code: bool):
+def deployable(checkpoint: Path, tta: TTA, trust_model_code: bool):
     """(the torch module from pixels to probabilities, the checkpoint's metadata)."""
     from striate.torch.engine import load_model
 
@@ -75,14 +78,13 @@ def deployable(checkpoint: Path, tta: bool, trust_model_code: bool):
         raise StriateError(f"{checkpoint} was trained on deskewed images (--deskew), which an "
                            "exported graph cannot straighten; export a model trained without "
                            "--deskew")
-    if tta:
-        check_tta(meta.get("dataset"), preprocess)
+    check_tta(meta.get("dataset"), preprocess, tta)
     model, meta = load_model(checkpoint, "cpu", trust_model_code)
     # No gradients: a traced graph's outputs would otherwise carry requires_grad.
     return Deployed(model.float(), preprocess, tta).eval().requires_grad_(False), meta
 
 
-def describe(checkpoint: Path, meta: dict, tta: bool) -> dict[str, str]:
+def describe(checkpoint: Path, meta: dict, tta: TTA) -> dict[str, str]:
     """The exported file's metadata: string keys and values, as ONNX's metadata_props."""
     channels, height, width = meta["input_shape"]
     return {"striate_version": __version__, "source": str(checkpoint),
@@ -93,7 +95,8 @@ def describe(checkpoint: Path, meta: dict, tta: bool) -> dict[str, str]:
                      f"to {height}x{width}",
             "output": f"{OUTPUT}: (N, {len(meta['class_names'])}) class probabilities, in the "
                       "order of class_names",
-            "preprocess": meta["preprocess"]["kind"], "tta": json.dumps(tta),
+            "preprocess": meta["preprocess"]["kind"], "tta": json.dumps(tta.mirror),
+            "tta_shift": json.dumps(tta.shift),
             "config": json.dumps(meta["config"])}
 
 
@@ -147,7 +150,7 @@ class Deployed(nn.Module):
     The arithmetic is Preprocess.apply's, in its order, on float32: true division by the white
     level, then - mean, / std, @ matrix."""
 
-    def __init__(self, model: nn.Module, preprocess: Preprocess, tta: bool):
+    def __init__(self, model: nn.Module, preprocess: Preprocess, tta: TTA):
         super().__init__()
         self.model, self.tta = model, tta
         self.input_shape = preprocess.input_shape
@@ -164,11 +167,9 @@ class Deployed(nn.Module):
 
     def forward(self, pixels):                               # (N, C, H, W) -> (N, classes)
         x = self.preprocessed(pixels)
-        probabilities = self.model(x).float().softmax(1)
-        if self.tta:   # as predict --tta: the mirror image of the preprocessed input
-            mirrored = self.model(x.flip(-1)).float().softmax(1)
-            probabilities = (probabilities + mirrored) / 2
-        return probabilities
+        # as predict --tta: the views of the preprocessed input, their probabilities averaged
+        views = [self.model(view(x, *v)).float().softmax(1) for v in self.tta.views]
+        return torch.stack(views).mean(0) if len(views) > 1 else views[0]
 
     def preprocessed(self, pixels):                           # -> (N, *output_shape)
         x = pixels / self.pixel_max

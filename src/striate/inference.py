@@ -23,35 +23,49 @@ from striate.data import pipeline
 from striate.data.registry import FOLDER, NPZ
 from striate.engines import get_engine
 from striate.errors import StriateError
-from striate.training.learner import Tally, mirror_averaged
+from striate.training.learner import TTA, Tally, as_tta, view, views_averaged
 
 BATCH = 2048  # images per forward pass
 
 
-def load_predictor(checkpoint, engine: str | None, device: str, tta: bool = False,
+def load_predictor(checkpoint, engine: str | None, device: str, tta: bool | TTA = False,
                    trust_model_code: bool = False):
     """(log_proba, metadata, preprocess); the engine defaults to the one that trained the
     checkpoint. log_proba takes preprocessed (N, C, H, W) float32 inputs and gives (N, classes)
-    class log-probabilities, averaged with the mirror image's when tta."""
+    class log-probabilities, averaged over the views tta asks for (True: the mirror image)."""
     preprocess, meta = pipeline.load_preprocess(checkpoint)
-    if tta:
-        check_tta(meta.get("dataset"), preprocess)
+    tta = as_tta(tta)
+    check_tta(meta.get("dataset"), preprocess, tta)
     engine_name = engine or meta.get("engine", "torch")
     log_proba, meta = get_engine(engine_name).load_predictor(checkpoint, device,
                                                              trust_model_code)
-    return with_mirror(log_proba) if tta else log_proba, meta, preprocess
+    return with_views(log_proba, tta), meta, preprocess
 
 
-def check_tta(dataset: str | None, preprocess: Preprocess) -> None:
-    check_mirrorable(dataset, "--tta")
-    preprocess.check_image_like("--tta mirrors images, but this model takes "
-                                f"{preprocess.kind} component scores; drop --tta")
+def check_tta(dataset: str | None, preprocess: Preprocess, tta: TTA) -> None:
+    """Mirror images only of data sets whose classes survive them, and views of images only."""
+    if tta.mirror:
+        check_mirrorable(dataset, "--tta")
+    if tta:
+        flags, verb = {(True, False): ("--tta", "mirrors"), (False, True): ("--tta-shift", "shifts"),
+                       (True, True): ("--tta and --tta-shift", "mirror and shift")}[
+                           (tta.mirror, tta.shift > 0)]
+        preprocess.check_image_like(f"{flags} {verb} images, but this model takes "
+                                    f"{preprocess.kind} component scores; drop {flags}")
+    side = min(preprocess.input_shape[1:])
+    if tta.shift >= side:
+        raise StriateError(f"--tta-shift {tta.shift} must be smaller than the {side}-pixel "
+                           "images it shifts; try 1 or 2")
 
 
-def with_mirror(log_proba):
+def with_views(log_proba, tta: TTA):
+    """log_proba averaged over the views of each image: training's evaluation, in NumPy."""
+    if not tta:
+        return log_proba
+
     def averaged(images):                                  # (N, C, H, W) -> (N, classes)
-        mirrored = np.ascontiguousarray(images[..., ::-1])
-        return mirror_averaged(log_proba(images), log_proba(mirrored))
+        return views_averaged([log_proba(np.ascontiguousarray(view(images, *v)))
+                               for v in tta.views])
     return averaged
 
 
@@ -115,7 +129,7 @@ def figures(tally: Tally, name: str) -> dict:
 
 
 def evaluate(checkpoint, split: str = "test", data_dir: str | None = None,
-             device: str = "auto", engine: str | None = None, tta: bool = False,
+             device: str = "auto", engine: str | None = None, tta: bool | TTA = False,
              trust_model_code: bool = False) -> dict:
     log_proba, meta, preprocess = load_predictor(checkpoint, engine, device, tta,
                                                  trust_model_code)
@@ -148,7 +162,7 @@ class Member:
 
 def evaluate_ensemble(checkpoints: Sequence[str | Path], split: str = "test",
                       data_dir: str | None = None, device: str = "auto",
-                      engine: str | None = None, tta: bool = False,
+                      engine: str | None = None, tta: bool | TTA = False,
                       trust_model_code: bool = False) -> EnsembleEvaluation:
     """`striate evaluate RUN RUN ...`: the runs' class probabilities averaged on a split.
     The runs must share the data set, the classes and the split's examples; each applies its
@@ -178,7 +192,7 @@ def evaluate_ensemble(checkpoints: Sequence[str | Path], split: str = "test",
                               result["loss"], result["error"], result["accuracy"], averaged)
 
 
-def load_member(checkpoint, engine: str | None, device: str, tta: bool, trust_model_code: bool,
+def load_member(checkpoint, engine: str | None, device: str, tta: bool | TTA, trust_model_code: bool,
                 data_dir: str | None) -> Member:
     log_proba, meta, preprocess = load_predictor(checkpoint, engine, device, tta,
                                                  trust_model_code)
@@ -223,7 +237,7 @@ def shared_split(dataset, members: list[Member], split: str) -> Split:
 
 
 def predict(checkpoint, images: list[str], device: str = "auto", engine: str | None = None,
-            tta: bool = False, trust_model_code: bool = False) -> list[dict]:
+            tta: bool | TTA = False, trust_model_code: bool = False) -> list[dict]:
     log_proba, meta, preprocess = load_predictor(checkpoint, engine, device, tta,
                                                  trust_model_code)
     pixels = load_images(images, meta["input_shape"])                  # (N, C, H, W) uint8

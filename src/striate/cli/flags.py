@@ -110,11 +110,26 @@ def add_inference_flags(parser) -> None:
     parser.add_argument("--engine", default=None, choices=ENGINES,
                         help="engine to run the checkpoint with (default: the one that "
                              "trained it)")
-    parser.add_argument("--tta", action="store_true",
-                        help="test-time augmentation: average each image's prediction with its "
-                             "mirror image's")
+    add_tta_flags(parser, "average each image's prediction with")
     add_threads_flag(parser)
     add_trust_flag(parser)
+
+
+def add_tta_flags(parser, what: str) -> None:
+    """--tta and --tta-shift: the views of each image whose probabilities are averaged."""
+    parser.add_argument("--tta", action="store_true",
+                        help=f"test-time augmentation: {what} its mirror image's")
+    parser.add_argument("--tta-shift", type=int, default=0, metavar="PIXELS",
+                        help=f"test-time shifts: {what} those of the image moved this many "
+                             "pixels right, left, down and up (with --tta, of their mirror "
+                             "images too); default 0: none")
+
+
+def tta_of(args):
+    """The TTA that --tta and --tta-shift ask for."""
+    from striate.training.learner import TTA
+
+    return TTA(args.tta, args.tta_shift)
 
 
 def add_threads_flag(parser) -> None:

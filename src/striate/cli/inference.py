@@ -2,7 +2,8 @@
 `striate evaluate` of several runs evaluates them as an ensemble, `striate predict --onnx` runs
 an exported file."""
 
-from striate.cli.flags import add_inference_flags, add_json_flag, add_trust_flag, print_json
+from striate.cli.flags import (add_inference_flags, add_json_flag, add_trust_flag, add_tta_flags,
+                               print_json, tta_of)
 from striate.config import check_device
 from striate.errors import StriateError
 
@@ -15,7 +16,7 @@ def cmd_evaluate(args) -> None:
     from striate.threads import use_threads
 
     use_threads(args.threads)
-    options = (args.split, args.data_dir, check_device(args.device), args.engine, args.tta,
+    options = (args.split, args.data_dir, check_device(args.device), args.engine, tta_of(args),
                args.trust_model_code)
     if len(args.checkpoints) == 1:
         result = {"checkpoint": args.checkpoints[0], **evaluate(args.checkpoints[0], *options)}
@@ -50,7 +51,7 @@ def cmd_predict(args) -> None:
                            "RUN IMAGE [IMAGE ...]")
     else:
         rows = predict(args.checkpoint, args.images, check_device(args.device), args.engine,
-                       args.tta, args.trust_model_code)
+                       tta_of(args), args.trust_model_code)
     if args.json:
         print_json({"predictions": rows})
         return
@@ -63,17 +64,18 @@ def check_onnx_flags(args) -> None:
     given = [flag for flag, value in (("--device", args.device != "auto"),
                                       ("--engine", args.engine is not None),
                                       ("--tta", args.tta),
+                                      ("--tta-shift", args.tta_shift),
                                       ("--trust-model-code", args.trust_model_code)) if value]
     if given:
         raise StriateError(f"{', '.join(given)} cannot apply to an exported --onnx file (it "
                            "runs on the CPU with onnxruntime; test-time augmentation is chosen "
-                           "at `striate export --tta`); drop them")
+                           "at `striate export --tta --tta-shift N`); drop them")
 
 
 def cmd_export(args) -> None:
     from striate.export import export_model
 
-    out = export_model(args.checkpoint, args.format, args.out, args.tta, args.force,
+    out = export_model(args.checkpoint, args.format, args.out, tta_of(args), args.force,
                  args.trust_model_code)
     if args.json:
         print_json({"checkpoint": args.checkpoint, "format": args.format, "out": str(out)})
@@ -127,9 +129,7 @@ def add_commands(commands) -> None:
     export.add_argument("--out", metavar="FILE", default=None,
                         help="where to write it (default: the checkpoint's path with .onnx or "
                              ".pt)")
-    export.add_argument("--tta", action="store_true",
-                        help="put test-time augmentation in the graph: each image's "
-                             "probabilities averaged with its mirror image's")
+    add_tta_flags(export, "put in the graph each image's probabilities averaged with")
     export.add_argument("--force", action="store_true",
                         help="replace the --out file if it exists (otherwise refused)")
     add_trust_flag(export)

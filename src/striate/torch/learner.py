@@ -17,7 +17,8 @@ from striate.torch.data import DeviceSplit
 from striate.torch.device import resolve_precision
 from striate.torch.losses import data_loss
 from striate.torch.sgd import SGD, SGD_FAMILY
-from striate.training.learner import NOT_EVALUATED, Evaluation, Tally
+from striate.training.learner import (NOT_EVALUATED, TTA, Evaluation, Tally, view,
+                                      views_averaged)
 from striate.training.order import (examples_per_epoch, minibatches_per_epoch,
                                     training_order)
 from striate.training.world import World
@@ -108,7 +109,7 @@ def memory_format(channels_last: bool) -> torch.memory_format:
 
 
 @torch.inference_mode()
-def evaluate_split(model: nn.Module, data: DeviceSplit, tta: bool = False,
+def evaluate_split(model: nn.Module, data: DeviceSplit, tta: TTA = TTA(),
                    channels_last: bool = False, world: World = World(),
                    amp_dtype: torch.dtype | None = None) -> Evaluation:
     """The model's evaluation (striate.training.learner) on a split; leaves it in eval mode.
@@ -120,10 +121,11 @@ def evaluate_split(model: nn.Module, data: DeviceSplit, tta: bool = False,
     tally = Tally()
     device = data.labels.device
     for images, labels in data.chunks(eval_batch_size(device), *world.bounds(len(data))):
-        images = images.contiguous(memory_format=memory_format(channels_last))
+        layout = memory_format(channels_last)
         with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
-            mirrored = log_proba(model, images.flip(3)) if tta else None
-            tally.add(log_proba(model, images), labels.cpu().numpy(), mirrored)
+            views = [log_proba(model, view(images, *v).contiguous(memory_format=layout))
+                     for v in tta.views]
+        tally.add(views_averaged(views), labels.cpu().numpy())
     sums = torch.tensor([tally.nll, tally.wrong, tally.count], dtype=torch.float64,
                         device=data.labels.device)
     world.sum_(sums)
@@ -227,7 +229,8 @@ class TorchLearner:
         if split not in self.splits:
             return NOT_EVALUATED
         was_training = self.model.training
-        result = evaluate_split(self.model, self.splits[split], self.augment_config.tta,
+        tta = TTA(self.augment_config.tta, self.augment_config.tta_shift)
+        result = evaluate_split(self.model, self.splits[split], tta,
                                 self.channels_last, self.world,
                                 self.validation_dtype if split == "valid" else None)
         self.model.train(was_training)

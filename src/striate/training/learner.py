@@ -3,8 +3,8 @@
 An engine (striate.torch, striate.numpy) implements `Learner` and computes the mathematics;
 everything above this protocol is written once for both. Evaluation is defined here too, once:
 the mean negative log-likelihood and the zero-one error of the class log-probabilities an engine
-computes, with test-time augmentation as the mean of the probabilities of an image and of its
-mirror image.
+computes, with test-time augmentation as the mean of the probabilities of an image's views
+(TTA: the image, its shifts, their mirror images).
 """
 
 import math
@@ -13,6 +13,7 @@ from typing import Iterable, Iterator, NamedTuple, Protocol, SupportsFloat
 
 import numpy as np
 
+from striate.errors import StriateError
 from striate.training.world import World
 
 
@@ -67,9 +68,57 @@ class Learner(Protocol):
     def load_state_dict(self, state: dict) -> None: ...
 
 
-def mirror_averaged(log_proba: np.ndarray, mirrored: np.ndarray) -> np.ndarray:
-    """Test-time augmentation: log of the mean of two (N, classes) probability rows."""
-    return np.logaddexp(log_proba, mirrored) - math.log(2.0)
+@dataclass(frozen=True)
+class TTA:
+    """Test-time augmentation: the views of each image whose class probabilities are averaged.
+    The image itself; with shift, the image moved `shift` pixels right, left, down and up (the
+    border repeated, as training's shifts do); with mirror, the mirror image of each."""
+    mirror: bool = False
+    shift: int = 0
+
+    def __post_init__(self):
+        if isinstance(self.shift, bool) or not isinstance(self.shift, int) or self.shift < 0:
+            raise StriateError(f"the test-time shift must be a whole number of pixels >= 0, "
+                               f"got {self.shift!r}")
+
+    @property
+    def views(self) -> list[tuple[int, int, bool]]:
+        """(rows down, columns right, mirrored) of each view, the image itself first."""
+        s = self.shift
+        offsets = [(0, 0)] + ([(0, s), (0, -s), (s, 0), (-s, 0)] if s else [])
+        return [(dy, dx, mirrored) for mirrored in (False, True)[:1 + self.mirror]
+                for dy, dx in offsets]
+
+    def __bool__(self) -> bool:
+        return self.mirror or self.shift > 0
+
+
+def as_tta(tta: "bool | TTA") -> TTA:
+    """--tta alone (True) mirrors; a TTA says what it does."""
+    return tta if isinstance(tta, TTA) else TTA(mirror=bool(tta))
+
+
+def view(images, dy: int, dx: int, mirrored: bool):
+    """(N, C, H, W) images, NumPy or torch, moved dy rows down and dx columns right with the
+    border repeated, then mirrored left to right if asked. Index lists, which both libraries
+    and an exported ONNX graph (a Gather) take alike; the image itself is returned as it is."""
+    if not (dy or dx or mirrored):
+        return images
+    height, width = images.shape[-2:]
+    rows = [min(max(row - dy, 0), height - 1) for row in range(height)]
+    columns = [min(max(column - dx, 0), width - 1) for column in range(width)]
+    if mirrored:
+        columns.reverse()
+    return images[..., rows, :][..., columns]
+
+
+def views_averaged(log_probas: list[np.ndarray]) -> np.ndarray:
+    """Log of the mean of the views' (N, classes) probabilities."""
+    if len(log_probas) == 1:
+        return log_probas[0]
+    stacked = np.stack(log_probas)                          # (V, N, classes)
+    top = stacked.max(axis=0)
+    return top + np.log(np.exp(stacked - top).mean(axis=0))
 
 
 @dataclass
@@ -79,11 +128,8 @@ class Tally:
     wrong: int = 0
     count: int = 0
 
-    def add(self, log_proba: np.ndarray, labels: np.ndarray,
-            mirrored: np.ndarray | None = None) -> None:
-        """log_proba, mirrored: (N, classes) float; labels: (N,) int."""
-        if mirrored is not None:
-            log_proba = mirror_averaged(log_proba, mirrored)
+    def add(self, log_proba: np.ndarray, labels: np.ndarray) -> None:
+        """log_proba: (N, classes) float; labels: (N,) int."""
         picked = np.take_along_axis(log_proba, labels[:, None], axis=1)
         self.nll -= float(picked.sum(dtype=np.float64))
         self.wrong += int((log_proba.argmax(axis=1) != labels).sum())
