@@ -18,9 +18,9 @@ from PIL import Image
 import striate
 from striate.config import AugmentConfig
 from striate.inference import evaluate
-from striate.training.learner import TTA
 from striate.torch.augment import (BatchAugment, random_affine, random_erase, random_flip,
                                    random_shift)
+from striate.training.learner import TTA
 
 QUICK = ("--dataset", "digits", "--model", "mlp", "--model-arg", "hidden=32", "--epochs", "3",
          "--progress", "off")
@@ -346,7 +346,8 @@ def test_tta_shift_in_training_is_what_evaluate_and_predict_average(cli, tmp_pat
     result = cli("evaluate", shifted, "--tta", "--tta-shift", "1")
     assert result.code == 0 and f"accuracy {metrics['test_accuracy']:.2%}" in result.out
     for command in ("evaluate", "export"):
-        result = cli(command, shifted, "--tta-shift", "8")
-        assert result.code == 2 and result.err.count("\n") == 1
-        assert "--tta-shift 8 must be smaller than the 8-pixel images" in result.err
+        for value, says in (("8", "--tta-shift 8 must be smaller than the 8-pixel images"),
+                            ("-1", "--tta-shift must be >= 0 pixels, got -1")):
+            result = cli(command, shifted, "--tta-shift", value)
+            assert result.code == 2 and result.err.count("\n") == 1 and says in result.err
     assert not (shifted / "model.onnx").exists()

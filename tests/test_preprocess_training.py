@@ -172,7 +172,8 @@ def test_tta_is_refused_with_pca(cli, tmp_path, mirror_folder):
     run = train_run(*args, "--out-dir", tmp_path, "--name", "pca")
     image = next((mirror_folder / "a").iterdir())
     for command in (("evaluate", run), ("predict", run, image)):
-        for flags, says in ((["--tta"], "--tta mirrors"), (["--tta-shift", "1"], "--tta-shift shifts")):
+        for flags, says in ((["--tta"], "--tta mirrors"),
+                            (["--tta-shift", "1"], "--tta-shift shifts")):
             before = tree_snapshot(tmp_path)
             result = cli(*command, *flags, "--device", "cpu")
             assert result.code == 2 and result.err.count("\n") == 1

@@ -53,3 +53,9 @@ def test_views_average_probabilities_not_log_probabilities():
 def test_a_shift_that_is_not_a_whole_number_of_pixels_is_refused(shift):
     with pytest.raises(StriateError, match="whole number of pixels >= 0"):
         TTA(shift=shift)
+
+
+def test_mirror_is_a_bool_and_numpy_integers_are_shifts():
+    with pytest.raises(StriateError, match="mirror must be True or False"):
+        TTA(mirror=1)
+    assert TTA(shift=np.int64(1)).views == TTA(shift=1).views and TTA(shift=np.int64(1))

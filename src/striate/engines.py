@@ -83,15 +83,21 @@ def check_inputs(config, preprocess) -> None:
                                     "--preprocess zca")
     if c.perturbs_images or c.tta or c.tta_shift:
         preprocess.check_image_like(f"--preprocess {preprocess.kind} turns images into "
-                                    "component scores, which cannot be cropped or mirrored; drop "
-                                    "the augmentation flags or use --preprocess zca")
-    side = min(preprocess.input_shape[1:])
+                                    "component scores, which cannot be cropped, shifted or "
+                                    "mirrored; drop the augmentation flags or use --preprocess "
+                                    "zca")
     for flag, pixels, action in (("--crop-padding", c.crop_padding, "pads"),
                                  ("--translate", c.translate, "shifts"),
                                  ("--tta-shift", c.tta_shift, "shifts")):
-        if pixels >= side:   # a shift that large leaves blank images to train on
-            raise StriateError(f"{flag} {pixels} must be smaller than the {side}-pixel images "
-                               f"it {action}; try 2 to 4")
+        check_fits(flag, pixels, action, preprocess.input_shape)
+
+
+def check_fits(flag: str, pixels: int, action: str, input_shape) -> None:
+    """A shift or padding as wide as the image leaves nothing of it to train or test on."""
+    side = min(input_shape[1:])
+    if pixels >= side:
+        raise StriateError(f"{flag} {pixels} must be smaller than the {side}-pixel images it "
+                           f"{action}; try 2 to 4")
 
 
 def get_engine(name: str):

@@ -6,9 +6,9 @@ The exported graph takes what an application has in hand, (N, C, H, W) float32 p
 Between the two it does everything `striate predict` does: scaling to [0, 1], the preprocessing
 fitted on the run's training split (standardization, mean image, PCA, whitening, ZCA), the
 network, the softmax and, when asked, the test-time views' probabilities averaged in (--tta,
---tta-shift). Only the resizing stays outside (the graph has a fixed image size): `striate predict` resizes with
-Pillow's bilinear filter and converts to gray or RGB (striate.data.images.load_image). The batch
-size is free. The file's metadata records the class names and how to call it.
+--tta-shift). Only the resizing stays outside (the graph has a fixed image size): `striate
+predict` resizes with Pillow's bilinear filter and converts to gray or RGB
+(striate.data.images.load_image). The batch size is free. The file's metadata records the class names and how to call it.
 """
 
 import importlib.util
@@ -29,8 +29,8 @@ from striate.data import pipeline
 from striate.errors import StriateError
 from striate.files import atomic_write_bytes
 from striate.inference import check_tta
-from striate.training.learner import TTA, as_tta, view
 from striate.registry import SPECS
+from striate.training.learner import TTA, as_tta, view
 from striate.version import __version__
 
 FORMATS = {"onnx": ".onnx", "torchscript": ".pt"}  # format -> file suffix

@@ -21,7 +21,7 @@ from striate.config import TrainConfig, apply_mapping, check_mirrorable
 from striate.data import Preprocess, Split, dataset_names, load_image
 from striate.data import pipeline
 from striate.data.registry import FOLDER, NPZ
-from striate.engines import get_engine
+from striate.engines import check_fits, get_engine
 from striate.errors import StriateError
 from striate.training.learner import TTA, Tally, as_tta, view, views_averaged
 
@@ -47,15 +47,13 @@ def check_tta(dataset: str | None, preprocess: Preprocess, tta: TTA) -> None:
     if tta.mirror:
         check_mirrorable(dataset, "--tta")
     if tta:
-        flags, verb = {(True, False): ("--tta", "mirrors"), (False, True): ("--tta-shift", "shifts"),
+        flags, verb = {(True, False): ("--tta", "mirrors"),
+                       (False, True): ("--tta-shift", "shifts"),
                        (True, True): ("--tta and --tta-shift", "mirror and shift")}[
                            (tta.mirror, tta.shift > 0)]
         preprocess.check_image_like(f"{flags} {verb} images, but this model takes "
                                     f"{preprocess.kind} component scores; drop {flags}")
-    side = min(preprocess.input_shape[1:])
-    if tta.shift >= side:
-        raise StriateError(f"--tta-shift {tta.shift} must be smaller than the {side}-pixel "
-                           "images it shifts; try 1 or 2")
+    check_fits("--tta-shift", tta.shift, "shifts", preprocess.input_shape)
 
 
 def with_views(log_proba, tta: TTA):
@@ -192,8 +190,8 @@ def evaluate_ensemble(checkpoints: Sequence[str | Path], split: str = "test",
                               result["loss"], result["error"], result["accuracy"], averaged)
 
 
-def load_member(checkpoint, engine: str | None, device: str, tta: bool | TTA, trust_model_code: bool,
-                data_dir: str | None) -> Member:
+def load_member(checkpoint, engine: str | None, device: str, tta: bool | TTA,
+                trust_model_code: bool, data_dir: str | None) -> Member:
     log_proba, meta, preprocess = load_predictor(checkpoint, engine, device, tta,
                                                  trust_model_code)
     return Member(str(checkpoint), log_proba, preprocess,

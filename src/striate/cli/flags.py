@@ -127,8 +127,11 @@ def add_tta_flags(parser, what: str) -> None:
 
 def tta_of(args):
     """The TTA that --tta and --tta-shift ask for."""
+    from striate.config import bad_setting
     from striate.training.learner import TTA
 
+    if args.tta_shift < 0:
+        raise bad_setting("--tta-shift", ">= 0 pixels", args.tta_shift)
     return TTA(args.tta, args.tta_shift)
 
 

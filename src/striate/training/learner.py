@@ -72,12 +72,15 @@ class Learner(Protocol):
 class TTA:
     """Test-time augmentation: the views of each image whose class probabilities are averaged.
     The image itself; with shift, the image moved `shift` pixels right, left, down and up (the
-    border repeated, as training's shifts do); with mirror, the mirror image of each."""
+    border repeated); with mirror, the mirror image of each."""
     mirror: bool = False
     shift: int = 0
 
     def __post_init__(self):
-        if isinstance(self.shift, bool) or not isinstance(self.shift, int) or self.shift < 0:
+        if not isinstance(self.mirror, (bool, np.bool_)):
+            raise StriateError(f"the test-time mirror must be True or False, got {self.mirror!r}")
+        whole = isinstance(self.shift, (int, np.integer)) and not isinstance(self.shift, bool)
+        if not whole or self.shift < 0:
             raise StriateError(f"the test-time shift must be a whole number of pixels >= 0, "
                                f"got {self.shift!r}")
 
@@ -90,7 +93,7 @@ class TTA:
                 for dy, dx in offsets]
 
     def __bool__(self) -> bool:
-        return self.mirror or self.shift > 0
+        return bool(self.mirror or self.shift > 0)
 
 
 def as_tta(tta: "bool | TTA") -> TTA:
@@ -102,14 +105,13 @@ def view(images, dy: int, dx: int, mirrored: bool):
     """(N, C, H, W) images, NumPy or torch, moved dy rows down and dx columns right with the
     border repeated, then mirrored left to right if asked. Index lists, which both libraries
     and an exported ONNX graph (a Gather) take alike; the image itself is returned as it is."""
-    if not (dy or dx or mirrored):
-        return images
     height, width = images.shape[-2:]
-    rows = [min(max(row - dy, 0), height - 1) for row in range(height)]
-    columns = [min(max(column - dx, 0), width - 1) for column in range(width)]
-    if mirrored:
-        columns.reverse()
-    return images[..., rows, :][..., columns]
+    if dy:
+        images = images[..., [min(max(row - dy, 0), height - 1) for row in range(height)], :]
+    if dx or mirrored:
+        columns = [min(max(column - dx, 0), width - 1) for column in range(width)]
+        images = images[..., columns[::-1] if mirrored else columns]
+    return images
 
 
 def views_averaged(log_probas: list[np.ndarray]) -> np.ndarray:
