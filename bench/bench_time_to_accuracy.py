@@ -15,8 +15,8 @@ Every contender's accuracy against wall seconds goes into one plot, docs/images/
 time-to-accuracy.png (a run of some recipes, of other seeds or without the references puts it
 in the temporary directory instead, so that the page's plot stays its table's): the references'
 test accuracy after each epoch, and each recipe's test accuracy at the command's exit, one point
-per seed (the recipes validate only once, at the end:
-evaluation during a run of fixed length is time not spent training).
+per seed (the recipes validate only once, at the end: evaluation during a run of fixed length is
+time not spent training).
 
 On paper, one GPU: each recipe's training FLOPs (images seen x 3 forward passes, counted by
 machine.forward_flops), the fraction of this CPU's matmul peak its training reached, and what

@@ -8,7 +8,8 @@ fitted on the run's training split (standardization, mean image, PCA, whitening,
 network, the softmax and, when asked, the test-time views' probabilities averaged in (--tta,
 --tta-shift). Only the resizing stays outside (the graph has a fixed image size): `striate
 predict` resizes with Pillow's bilinear filter and converts to gray or RGB
-(striate.data.images.load_image). The batch size is free. The file's metadata records the class names and how to call it.
+(striate.data.images.load_image). The batch size is free. The file's metadata records the
+class names and how to call it.
 """
 
 import importlib.util

@@ -48,8 +48,9 @@ def random_affine(images: torch.Tensor, max_degrees: float, max_zoom: float,
     # terms carry the aspect ratio: a rotation of pixels, not a shear, when H != W.
     cos, sin = torch.cos(angle) / zoom, torch.sin(angle) / zoom
     aspect = height / width                       # exactly 1.0 for square images
-    theta = torch.stack([torch.stack([cos, -sin * aspect, torch.zeros_like(cos)], 1),
-                         torch.stack([sin / aspect, cos, torch.zeros_like(cos)], 1)], 1)  # (N, 2, 3)
+    zero = torch.zeros_like(cos)
+    theta = torch.stack([torch.stack([cos, -sin * aspect, zero], 1),
+                         torch.stack([sin / aspect, cos, zero], 1)], 1)          # (N, 2, 3)
     grid = F.affine_grid(theta.to(images.dtype), list(images.shape), align_corners=False)
     return F.grid_sample(images, grid, mode="bilinear", padding_mode="border",
                          align_corners=False)

@@ -120,8 +120,8 @@ def evaluate_split(model: nn.Module, data: DeviceSplit, tta: TTA = TTA(),
     model.eval()
     tally = Tally()
     device = data.labels.device
+    layout = memory_format(channels_last)
     for images, labels in data.chunks(eval_batch_size(device), *world.bounds(len(data))):
-        layout = memory_format(channels_last)
         with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
             views = [log_proba(model, view(images, *v).contiguous(memory_format=layout))
                      for v in tta.views]
