@@ -31,6 +31,7 @@ from striate.config import TrainConfig
 from striate.data import Split
 from striate.torch.engine import build_learner
 from striate.torch.learner import build_optimizer, evaluate_split
+from striate.training.learner import TTA
 from striate.training.world import World
 from striate.torch.models import create_model
 from striate.training.schedules import Schedule
@@ -185,7 +186,7 @@ def bf16_evaluation(contender: StriateContender, repeat: int, images: int,
     learner, rates = contender.learner, []
     for _ in range(repeat):
         elapsed, (_, error) = seconds(evaluate_split, learner.model, learner.splits["valid"],
-                                      False, learner.channels_last, World(), torch.bfloat16)
+                                      TTA(), learner.channels_last, World(), torch.bfloat16)
         rates.append(images / elapsed)
     fp32, bf16 = (predictions(learner.model, test.images, dtype) for dtype in
                   (None, torch.bfloat16))
