@@ -5,6 +5,7 @@ FLOP counting, and the rewriting of docs/performance.md. (Speed is never asserte
 
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -13,6 +14,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 
+import bench_lenet  # noqa: E402
 import machine  # noqa: E402
 import reference  # noqa: E402
 import run  # noqa: E402
@@ -105,6 +107,25 @@ def test_evaluation_in_chunks_matches_one_pass():
         logits = model(images)
     assert loss == pytest.approx(F.cross_entropy(logits, labels).item(), rel=1e-5)
     assert error == (logits.argmax(1) != labels).sum().item() / n
+
+
+def test_lenet_bench_compares_bf16_with_fp32_evaluation(digits):
+    """make bench's bf16-evaluation row runs on a trained learner: its fp32 test accuracy is
+    the learner's own, and its bf16 figures describe the same images."""
+    config, dataset, splits, preprocess = digits
+    inputs = RunData(dataset, splits, preprocess).inputs()
+    data = SimpleNamespace(inputs=inputs, dataset=dataset, preprocess=preprocess)
+    contender = bench_lenet.StriateContender(data, config)
+    for epoch in range(3):
+        contender.train_epoch(epoch)
+    valid, test = len(inputs["valid"]), inputs["test"]
+    result = bench_lenet.bf16_evaluation(contender, 1, valid, test)
+    assert result["test_images"] == len(test.labels)
+    fp32_error = contender.learner.evaluate("test")[1]
+    assert result["test_accuracy_fp32"] == pytest.approx(1 - fp32_error)
+    assert abs(result["test_accuracy_bf16"] - result["test_accuracy_fp32"]) \
+        <= result["test_predictions_differing"] / len(test.labels)
+    assert 0.5 < result["valid_accuracy"] <= 1
 
 
 def test_forward_flops_count_convolutions_and_affine_layers():
