@@ -119,8 +119,7 @@ def views_averaged(log_probas: list[np.ndarray]) -> np.ndarray:
     if len(log_probas) == 1:
         return log_probas[0]
     stacked = np.stack(log_probas)                          # (V, N, classes)
-    top = stacked.max(axis=0)
-    return top + np.log(np.exp(stacked - top).mean(axis=0))
+    return np.logaddexp.reduce(stacked, axis=0) - math.log(len(log_probas))
 
 
 @dataclass
